@@ -1,0 +1,79 @@
+"""``create_app(settings)``: the one place that wires the gateway together."""
+
+from __future__ import annotations
+
+from quart import Quart, Response, request
+from quart_schema import APIKeySecurityScheme, Info, QuartSchema
+
+from . import __version__
+from .auth.apikeys import KeyRing
+from .auth.tokens import TokenService
+from .broker import create_broker
+from .config import JWTKey, Settings, load_jwt_keys
+from .hub import Hub
+from .transport import problems
+from .transport.http import api
+from .transport.state import EXTENSION, Services
+from .transport.ws import viewer_ws
+
+#: The pages' Content-Security-Policy: nothing but this origin, no inline script.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' wss: ws:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -> Quart:
+    """Build the app for ``settings``; JWT keys default to those the settings name."""
+    keys = jwt_keys if jwt_keys is not None else load_jwt_keys(settings)
+    broker = create_broker(settings.broker.url, timeout_seconds=settings.broker.timeout_seconds)
+    hub = Hub(settings, broker)
+
+    app = Quart("gateway", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.payload.max_body_bytes
+    app.config["BODY_TIMEOUT"] = 30
+    app.config["RESPONSE_TIMEOUT"] = 30
+    app.extensions[EXTENSION] = Services(
+        settings=settings,
+        hub=hub,
+        tokens=TokenService.from_settings(settings, keys),
+        keyring=KeyRing(settings.auth.api_keys),
+        ws_origins=frozenset({settings.server.public_origin, *settings.websocket.allowed_origins}),
+    )
+    QuartSchema(
+        app,
+        openapi_path="/openapi.json",
+        swagger_ui_path=None,
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        info=Info(title="Payment QR Gateway", version=__version__),
+        security_schemes={"ApiKey": APIKeySecurityScheme(in_="header", name="X-API-Key")},
+    )
+    app.register_blueprint(api)
+    app.register_blueprint(viewer_ws)
+    problems.register(app)
+
+    @app.before_serving
+    async def _start() -> None:
+        await hub.start()
+
+    @app.after_serving
+    async def _stop() -> None:
+        await hub.stop()
+
+    @app.after_request
+    async def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Cache-Control", "no-store")
+        if response.mimetype == "text/html":
+            headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        else:
+            headers.setdefault("Content-Security-Policy", API_CSP)
+        if request.scheme == "https":
+            headers.setdefault("Strict-Transport-Security", "max-age=63072000")
+        return response
+
+    return app

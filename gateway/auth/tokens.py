@@ -1,0 +1,139 @@
+"""Session tokens: short JWTs that grant read access to one session (SPEC §2).
+
+Verification follows one order so every failure has one answer: signature (an allowed
+``alg`` and a known ``kid``), then ``typ``, ``aud``, ``iss`` and the required claims,
+then ``nbf``/``iat`` not in the future (5 s leeway for the clocks of several
+instances) — all :class:`InvalidToken` — and only then ``exp``
+(:class:`SessionExpired`). The session lookup is the caller's.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from ..config import JWTKey, Settings
+from ..errors import InvalidToken, SessionExpired
+
+TOKEN_TYPE = "gw-view+jwt"
+LEEWAY_SECONDS = 5
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp")
+MAX_TOKEN_CHARS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    session_id: str
+    issued_at: int
+    expires_at: int
+
+
+class TokenService:
+    """Issues tokens with the newest key and verifies them with every configured key."""
+
+    def __init__(
+        self,
+        keys: tuple[JWTKey, ...],
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: tuple[str, ...],
+    ) -> None:
+        if not keys:
+            raise ValueError("at least one JWT key is required")
+        self._signing = keys[0]
+        self._keys = {k.kid: k.secret for k in keys}
+        self._issuer = issuer
+        self._audience = audience
+        self._algorithms = list(algorithms)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, keys: tuple[JWTKey, ...]) -> TokenService:
+        return cls(
+            keys,
+            issuer=settings.issuer,
+            audience=settings.auth.audience,
+            algorithms=settings.auth.algorithms,
+        )
+
+    def issue(self, session_id: str, *, issued_at: float, expires_at: float) -> str:
+        claims = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": session_id,
+            "iat": int(issued_at),
+            "exp": int(expires_at),
+        }
+        return jwt.encode(
+            claims,
+            self._signing.secret,
+            algorithm=self._algorithms[0],
+            headers={"kid": self._signing.kid, "typ": TOKEN_TYPE},
+        )
+
+    def verify(self, token: str, *, bearer: bool = False, now: float | None = None) -> TokenClaims:
+        """Return the claims of a valid token, else raise InvalidToken or SessionExpired."""
+
+        def invalid(detail: str) -> InvalidToken:
+            return InvalidToken(detail, bearer=bearer)
+
+        if not token or len(token) > MAX_TOKEN_CHARS:
+            raise invalid("token missing or too long")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise invalid("token is malformed") from None
+        kid = header.get("kid")
+        secret = self._lookup(kid) if isinstance(kid, str) else None
+        if secret is None:
+            raise invalid("token key id is unknown")
+        try:
+            decoded = jwt.decode_complete(
+                token,
+                secret,
+                algorithms=self._algorithms,
+                options={
+                    "verify_signature": True,
+                    "verify_exp": False,  # checked last, see the module docstring
+                    "verify_aud": False,
+                    "verify_iss": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": [],
+                },
+            )
+        except jwt.InvalidTokenError:
+            raise invalid("token signature or algorithm is not valid") from None
+        if decoded["header"].get("typ") != TOKEN_TYPE:
+            raise invalid("token type is not " + TOKEN_TYPE)
+        try:
+            claims = jwt.decode(
+                token,
+                secret,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"verify_exp": False, "require": list(REQUIRED_CLAIMS)},
+            )
+        except jwt.InvalidTokenError as exc:
+            raise invalid(f"token claims are not valid: {type(exc).__name__}") from None
+        sub, iat, exp = claims["sub"], claims["iat"], claims["exp"]
+        if not isinstance(sub, str) or not sub or not isinstance(exp, int) or isinstance(exp, bool):
+            raise invalid("token claims are not valid")
+        current = time.time() if now is None else now
+        if isinstance(iat, int) and iat > current + LEEWAY_SECONDS:
+            raise invalid("token is not yet valid")
+        if exp <= current:
+            raise SessionExpired("the session token has expired")
+        return TokenClaims(session_id=sub, issued_at=int(iat), expires_at=exp)
+
+    def _lookup(self, kid: str) -> bytes | None:
+        found = None
+        for known, secret in self._keys.items():
+            if hmac.compare_digest(known.encode(), kid.encode()):
+                found = secret
+        return found

@@ -1,0 +1,392 @@
+"""The gateway's settings: one TOML file, validated once, loudly (SPEC §7).
+
+Every section is a frozen pydantic model that forbids unknown keys, so a typo in an
+operator's file stops start-up with a message naming the dotted key. Secrets never
+live in the file: it names the environment variable or file that holds them, and
+:func:`load_secrets` reads them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+import limits
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+MIN_SECRET_BYTES = 32
+
+#: Scopes an API key may hold (SPEC §2).
+SCOPES = ("sessions:create", "payments:publish", "stats:read")
+Scope = Literal["sessions:create", "payments:publish", "stats:read"]
+
+#: The kid of the single key from ``auth.jwt_secret_env``/``_file``.
+DEFAULT_KID = "default"
+
+#: Environment variables that switch on test-only behaviour; never config keys (§7).
+TEST_SWITCHES: tuple[str, ...] = ()
+
+
+class ConfigError(Exception):
+    """Raised when the configuration cannot be used; the message names the key."""
+
+
+def _rate(value: str) -> str:
+    limits.parse(value)  # raises ValueError with a readable message
+    return value
+
+
+def _origin(value: str) -> str:
+    if value == "*":
+        return value
+    parts = urlsplit(value)
+    if not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment:
+        raise ValueError(f"{value!r} is not a serialized origin (scheme://host[:port])")
+    return value
+
+
+RateString = Annotated[str, AfterValidator(_rate)]
+Origin = Annotated[str, AfterValidator(_origin)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=3001, ge=0, le=65535)
+    public_url: str = "https://localhost:3001"
+    ws_public_url: str | None = None
+
+    @model_validator(mode="after")
+    def _urls(self) -> ServerSettings:
+        for name in ("public_url", "ws_public_url"):
+            url = getattr(self, name)
+            if url is None:
+                continue
+            scheme = urlsplit(url).scheme
+            allowed = ("http", "https") if name == "public_url" else ("ws", "wss")
+            if scheme not in allowed or not urlsplit(url).hostname:
+                raise ValueError(f"server.{name} must be an absolute {'/'.join(allowed)} URL")
+            if url.endswith("/"):
+                raise ValueError(f"server.{name} must not end with '/'")
+        return self
+
+    @property
+    def effective_ws_public_url(self) -> str:
+        if self.ws_public_url is not None:
+            return self.ws_public_url
+        if self.public_url.startswith("https://"):
+            return "wss://" + self.public_url.removeprefix("https://")
+        return "ws://" + self.public_url.removeprefix("http://")
+
+    @property
+    def public_origin(self) -> str:
+        return origin_of(self.public_url)
+
+
+class TLSSettings(Section):
+    certfile: str | None = None
+    keyfile: str | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> TLSSettings:
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("tls.certfile and tls.keyfile must be set together")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.certfile is not None
+
+
+class ProxySettings(Section):
+    trusted_hops: int = Field(default=0, ge=0, le=10)
+
+
+class APIKeySettings(Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    scopes: tuple[Scope, ...] = Field(min_length=1, strict=False)
+    allowed_origins: tuple[Origin, ...] | None = Field(default=None, strict=False)
+
+
+class JWTKeySettings(Section):
+    kid: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    secret_env: str | None = None
+    secret_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JWTKeySettings:
+        if (self.secret_env is None) == (self.secret_file is None):
+            raise ValueError("set exactly one of secret_env and secret_file")
+        return self
+
+
+Algorithm = Literal["HS256", "HS384", "HS512"]
+
+
+class AuthSettings(Section):
+    jwt_secret_env: str | None = "GATEWAY_JWT_SECRET"
+    jwt_secret_file: str | None = None
+    issuer: str | None = None
+    audience: str = "gw-viewer"
+    algorithms: tuple[Algorithm, ...] = Field(default=("HS256",), min_length=1, strict=False)
+    api_keys: tuple[APIKeySettings, ...] = Field(default=(), strict=False)
+    jwt_keys: tuple[JWTKeySettings, ...] = Field(default=(), strict=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rotation_excludes_single_key(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("jwt_keys"):
+            for name in ("jwt_secret_env", "jwt_secret_file"):
+                if name in data:
+                    raise ValueError(f"auth.{name} cannot be set together with [[auth.jwt_keys]]")
+        return data
+
+    @model_validator(mode="after")
+    def _unique(self) -> AuthSettings:
+        ids = [k.id for k in self.api_keys]
+        if len(ids) != len(set(ids)):
+            raise ValueError("auth.api_keys: every id must be unique")
+        hashes = [k.sha256 for k in self.api_keys]
+        if len(hashes) != len(set(hashes)):
+            raise ValueError("auth.api_keys: two entries share one sha256")
+        kids = [k.kid for k in self.jwt_keys]
+        if len(kids) != len(set(kids)):
+            raise ValueError("auth.jwt_keys: every kid must be unique")
+        return self
+
+
+class SessionSettings(Section):
+    ttl_seconds: float = Field(default=1800, gt=0, le=7 * 24 * 3600)
+    data_linger_seconds: float = Field(default=300, ge=0)
+    sweep_interval_seconds: float = Field(default=300, gt=0)
+    max_viewers_per_session: int = Field(default=20, ge=1)
+    max_sessions: int = Field(default=100_000, ge=1)
+
+
+class PayloadSettings(Section):
+    max_body_bytes: int = Field(default=400_000, ge=1024)
+    max_qr_bytes: int = Field(default=262_144, ge=1)
+    max_amount: int = Field(default=50_000_000, ge=1)
+    allow_extra_fields: bool = False
+    currencies: tuple[str, ...] = Field(default=("VND",), min_length=1, strict=False)
+    deeplink_hosts: tuple[str, ...] = Field(default=(), strict=False)
+
+    @model_validator(mode="after")
+    def _body_holds_qr(self) -> PayloadSettings:
+        needed = (self.max_qr_bytes * 4 + 2) // 3 + 4096
+        if self.max_body_bytes < needed:
+            raise ValueError(
+                f"payload.max_body_bytes must be at least {needed} "
+                f"(4/3 of payload.max_qr_bytes plus 4096)"
+            )
+        return self
+
+
+class RateLimitSettings(Section):
+    enabled: bool = True
+    token_generate_per_ip: RateString = "30/minute"
+    token_generate_per_key: RateString = "600/hour"
+    payment_per_ip: RateString = "120/minute"
+    payment_per_token: RateString = "30/minute"
+    ws_connect_per_ip: RateString = "60/minute"
+    ws_messages_per_connection: RateString = "20/10 seconds"
+
+
+class CORSSettings(Section):
+    allowed_origins: tuple[Origin, ...] = Field(default=(), strict=False)
+
+
+class WebSocketSettings(Section):
+    allowed_origins: tuple[Origin, ...] = Field(default=(), strict=False)
+    max_message_bytes: int = Field(default=4096, ge=64, le=1_048_576)
+    send_queue_size: int = Field(default=32, ge=1, le=10_000)
+    ping_interval_seconds: float = Field(default=20, gt=0)
+    idle_timeout_seconds: float = Field(default=60, gt=0)
+
+    @model_validator(mode="after")
+    def _idle_after_ping(self) -> WebSocketSettings:
+        if self.idle_timeout_seconds <= self.ping_interval_seconds:
+            raise ValueError(
+                "websocket.idle_timeout_seconds must be longer than ping_interval_seconds"
+            )
+        return self
+
+
+class BrokerSettings(Section):
+    # The Redis broker (redis://, rediss://) is not part of this version yet.
+    url: Literal["memory://"] = "memory://"
+    timeout_seconds: float = Field(default=2, gt=0, le=60)
+
+
+class ViewerSettings(Section):
+    url_template: str = "{public_url}/qr/{token}"
+
+    @model_validator(mode="after")
+    def _has_token(self) -> ViewerSettings:
+        if "{token}" not in self.url_template:
+            raise ValueError("viewer.url_template must contain {token}")
+        try:
+            self.url_template.format(public_url="", token="", session_id="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"viewer.url_template: unknown placeholder {exc}") from None
+        return self
+
+
+class MetricsSettings(Section):
+    bind: str | None = Field(default=None, pattern=r"^[^:]+:\d{1,5}$")
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class Settings(Section):
+    server: ServerSettings = ServerSettings()
+    tls: TLSSettings = TLSSettings()
+    proxy: ProxySettings = ProxySettings()
+    auth: AuthSettings = AuthSettings()
+    sessions: SessionSettings = SessionSettings()
+    payload: PayloadSettings = PayloadSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    cors: CORSSettings = CORSSettings()
+    websocket: WebSocketSettings = WebSocketSettings()
+    broker: BrokerSettings = BrokerSettings()
+    viewer: ViewerSettings = ViewerSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @property
+    def issuer(self) -> str:
+        return self.auth.issuer or self.server.public_url
+
+
+def origin_of(url: str) -> str:
+    """The serialized origin of ``url``: ``scheme://host[:port]``, default port left out."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
+    port = parts.port
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+def parse_settings(data: dict[str, object], *, source: str = "config") -> Settings:
+    """Validate a parsed TOML document; raise :class:`ConfigError` naming the first bad key."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        raise ConfigError(f"{source}: {_dotted(loc)}: {msg}") from None
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read and validate the TOML file at ``path`` (or ``$GATEWAY_CONFIG``, or ./config.toml)."""
+    resolved = Path(path or os.environ.get("GATEWAY_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        with resolved.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{resolved}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{resolved}: not valid TOML: {exc}") from None
+    return parse_settings(data, source=str(resolved))
+
+
+# --- secrets -----------------------------------------------------------------
+
+
+class JWTKey(BaseModel):
+    """One HMAC key for session tokens, read from the environment or a file."""
+
+    model_config = ConfigDict(frozen=True)
+    kid: str
+    secret: bytes = Field(repr=False)
+
+
+def _read_secret(*, env: str | None, file: str | None, key: str) -> bytes:
+    if env is not None:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"{key}: environment variable {env} is not set")
+        secret = value.encode()
+    else:
+        assert file is not None
+        try:
+            secret = Path(file).read_bytes().rstrip(b"\r\n")
+        except OSError as exc:
+            raise ConfigError(f"{key}: cannot read {file}: {exc.strerror}") from None
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"{key}: the secret is {len(secret)} bytes; at least {MIN_SECRET_BYTES} are required"
+        )
+    return secret
+
+
+def load_jwt_keys(settings: Settings) -> tuple[JWTKey, ...]:
+    """The configured JWT keys, newest (signing) first; raise :class:`ConfigError` if unusable."""
+    auth = settings.auth
+    if auth.jwt_keys:
+        return tuple(
+            JWTKey(
+                kid=k.kid,
+                secret=_read_secret(
+                    env=k.secret_env, file=k.secret_file, key=f"auth.jwt_keys[{i}]"
+                ),
+            )
+            for i, k in enumerate(auth.jwt_keys)
+        )
+    if auth.jwt_secret_file is not None:
+        secret = _read_secret(env=None, file=auth.jwt_secret_file, key="auth.jwt_secret_file")
+    elif auth.jwt_secret_env is not None:
+        secret = _read_secret(env=auth.jwt_secret_env, file=None, key="auth.jwt_secret_env")
+    else:
+        raise ConfigError("auth: no JWT secret configured (auth.jwt_secret_env or _file)")
+    # Rotation later lists this key as `[[auth.jwt_keys]] kid = "default"`.
+    return (JWTKey(kid=DEFAULT_KID, secret=secret),)
+
+
+def active_test_switches() -> list[str]:
+    return [name for name in TEST_SWITCHES if os.environ.get(name)]
+

@@ -1,0 +1,319 @@
+"""Sessions and fan-out: the part of the gateway that knows viewers.
+
+Each viewer owns one bounded queue of serialized messages; a broadcast is serialized
+once and the same ``str`` is offered to every queue without awaiting. A queue that is
+full means the viewer cannot keep up: it is closed with 4408 and the others carry on
+(websockets' broadcast topic ends at the same answer: disconnect slow clients).
+
+Expiry is exact: every lookup compares ``expires_at`` with the clock. A per-session
+timer tells connected viewers when the ttl runs out; the sweeper only frees memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .broker import Broker, IdempotencyRecord, SessionRecord
+from .config import Settings
+from .errors import (
+    BrokerUnavailable,
+    GatewayError,
+    SessionExpired,
+    SessionFull,
+    SessionNotFound,
+    ShuttingDown,
+)
+from .schemas import format_epoch
+
+log = logging.getLogger("gateway.hub")
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_SLOW_CONSUMER = 4408
+CLOSE_EXPIRED = 4410
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One serialized server message; ``seq`` orders PAYMENT_DATA/PAYMENT_CLEARED."""
+
+    text: str
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Farewell:
+    """How a viewer's connection ends: the close code and an optional last message."""
+
+    code: int
+    reason: str = ""
+    final: str | None = None
+
+
+def server_message(kind: str, payload: dict[str, Any], *, now: float | None = None) -> str:
+    """Serialize a server → client message once: ``{"type", "ts", "payload"}``."""
+    ts = format_epoch(time.time() if now is None else now)
+    return orjson.dumps({"type": kind, "ts": ts, "payload": payload}).decode()
+
+
+@dataclass(eq=False)
+class Viewer:
+    """One connected viewer: its queue and the future its connection handler waits on."""
+
+    session_id: str
+    queue: asyncio.Queue[Outgoing]
+    connected_at: float
+    done: asyncio.Future[Farewell] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def offer(self, item: Outgoing) -> None:
+        """Queue ``item`` without waiting; a full queue ends the viewer with 4408."""
+        if self.done.done():
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.finish(Farewell(CLOSE_SLOW_CONSUMER, "slow consumer"))
+
+    def finish(self, farewell: Farewell) -> None:
+        if not self.done.done():
+            self.done.set_result(farewell)
+
+
+class Hub:
+    """Creates sessions, publishes to them, and fans messages out to local viewers."""
+
+    def __init__(
+        self, settings: Settings, broker: Broker, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.clock = clock
+        self.instance_id = uuid.uuid4().hex
+        self.started_at = clock()
+        self.draining = False
+        self.published = 0
+        self.delivered = 0
+        self._viewers: dict[str, set[Viewer]] = {}
+        self._reported: dict[str, int] = {}
+        self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._timeout = settings.broker.timeout_seconds
+
+    # --- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.broker.start(self._deliver)
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="gateway-sweeper")
+
+    async def stop(self) -> None:
+        self.drain()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        for timer in self._expiry_timers.values():
+            timer.cancel()
+        self._expiry_timers.clear()
+        await self.broker.stop()
+
+    def drain(self) -> None:
+        """Refuse new viewers and close every connected one with 1001."""
+        self.draining = True
+        for viewers in self._viewers.values():
+            for viewer in viewers:
+                viewer.finish(Farewell(CLOSE_GOING_AWAY, "server shutting down"))
+
+    @property
+    def connections(self) -> int:
+        return sum(len(v) for v in self._viewers.values())
+
+    # --- broker calls, bounded by broker.timeout_seconds ----------------------
+
+    async def _call(self, coro: Any) -> Any:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await coro
+        except TimeoutError:
+            raise BrokerUnavailable("the broker did not answer in time") from None
+
+    async def check_broker(self) -> None:
+        await self._call(self.broker.check())
+
+    async def count_sessions(self) -> int:
+        count: int = await self._call(self.broker.count_sessions())
+        return count
+
+    async def claim_idempotency(
+        self, scope: str, record: IdempotencyRecord, ttl_seconds: float
+    ) -> IdempotencyRecord | None:
+        held: IdempotencyRecord | None = await self._call(
+            self.broker.claim_idempotency(scope, record, ttl_seconds)
+        )
+        return held
+
+    async def finish_idempotency(
+        self, scope: str, record: IdempotencyRecord | None, ttl_seconds: float
+    ) -> None:
+        await self._call(self.broker.finish_idempotency(scope, record, ttl_seconds))
+
+    # --- sessions --------------------------------------------------------------
+
+    async def create_session(self, key_id: str) -> SessionRecord:
+        now = self.clock()
+        record = SessionRecord(
+            session_id=str(uuid.uuid4()),
+            key_id=key_id,
+            created_at=now,
+            expires_at=now + self.settings.sessions.ttl_seconds,
+        )
+        created = await self._call(
+            self.broker.create_session(record, max_sessions=self.settings.sessions.max_sessions)
+        )
+        if not created:
+            raise BrokerUnavailable("the gateway holds sessions.max_sessions sessions")
+        return record
+
+    async def session(self, session_id: str) -> SessionRecord:
+        """The live record of ``session_id``; SessionNotFound or SessionExpired otherwise."""
+        record: SessionRecord | None = await self._call(self.broker.get_session(session_id))
+        if record is None:
+            raise SessionNotFound("no such session")
+        if record.expires_at <= self.clock():
+            raise SessionExpired("the session has expired")
+        return record
+
+    async def viewer_count(self, session_id: str) -> int:
+        count: int = await self._call(self.broker.count_viewers(session_id))
+        return count
+
+    async def publish(self, record: SessionRecord, payload: dict[str, Any] | None, reason: str = "") -> tuple[int, int]:
+        """Store and broadcast one PAYMENT_DATA (``payload``) or PAYMENT_CLEARED (None).
+
+        Returns ``(seq, delivered)``: ``delivered`` counts the viewers the session had
+        when the message was published.
+        """
+        sid = record.session_id
+        seq: int = await self._call(self.broker.next_seq(sid))
+        now = self.clock()
+        if payload is not None:
+            wire = {"seq": seq, **payload}
+            text = server_message("PAYMENT_DATA", wire, now=now)
+            stored: str | None = orjson.dumps(wire).decode()
+        else:
+            text = server_message("PAYMENT_CLEARED", {"seq": seq, "reason": reason}, now=now)
+            stored = None
+        await self._call(self.broker.store_data(sid, seq, stored, now))
+        delivered = await self.viewer_count(sid)
+        await self._call(self.broker.publish(sid, seq, text))
+        self.published += 1
+        self.delivered += delivered
+        return seq, delivered
+
+    # --- viewers -----------------------------------------------------------------
+
+    async def join(self, session_id: str) -> tuple[Viewer, SessionRecord]:
+        """Register a viewer and return it with the record its first messages describe.
+
+        The viewer is registered before the record is read, so a publish racing with
+        the join is either in the record or in the queue; the connection skips queued
+        messages whose ``seq`` the record already covers.
+        """
+        if self.draining:
+            raise ShuttingDown()
+        record = await self.session(session_id)
+        # Viewers on other instances, then ours counted without awaiting, so that two
+        # joins racing here cannot both take the last place.
+        others = await self.viewer_count(session_id) - self._reported.get(session_id, 0)
+        local = self._viewers.setdefault(session_id, set())
+        total = max(0, others) + len(local)
+        if total >= self.settings.sessions.max_viewers_per_session:
+            if not local:
+                del self._viewers[session_id]
+            raise SessionFull(f"the session already has {total} viewers")
+        now = self.clock()
+        viewer = Viewer(
+            session_id=session_id,
+            queue=asyncio.Queue(maxsize=self.settings.websocket.send_queue_size),
+            connected_at=now,
+        )
+        local.add(viewer)
+        self._arm_expiry(session_id, record.expires_at)
+        try:
+            await self._report(session_id)
+            record = await self.session(session_id)
+        except GatewayError:
+            await self.leave(viewer)
+            raise
+        return viewer, record
+
+    async def leave(self, viewer: Viewer) -> None:
+        local = self._viewers.get(viewer.session_id)
+        if local is None or viewer not in local:
+            return
+        local.discard(viewer)
+        if not local:
+            del self._viewers[viewer.session_id]
+            timer = self._expiry_timers.pop(viewer.session_id, None)
+            if timer is not None:
+                timer.cancel()
+        with contextlib.suppress(GatewayError):
+            await self._report(viewer.session_id)
+
+    async def _report(self, session_id: str) -> None:
+        """Tell the broker how many viewers this instance holds for the session."""
+        count = len(self._viewers.get(session_id, ()))
+        self._reported[session_id] = count
+        if not count:
+            del self._reported[session_id]
+        await self._call(self.broker.set_viewers(session_id, count, self.clock()))
+
+    def _deliver(self, session_id: str, seq: int, text: str) -> None:
+        """Called by the broker for each message: offer it to every local viewer."""
+        item = Outgoing(text, seq)
+        for viewer in tuple(self._viewers.get(session_id, ())):
+            viewer.offer(item)
+
+    def _arm_expiry(self, session_id: str, expires_at: float) -> None:
+        if session_id in self._expiry_timers:
+            return
+        delay = max(0.0, expires_at - self.clock())
+        loop = asyncio.get_running_loop()
+        self._expiry_timers[session_id] = loop.call_later(delay, self._expire, session_id, expires_at)
+
+    def _expire(self, session_id: str, expires_at: float) -> None:
+        self._expiry_timers.pop(session_id, None)
+        final = server_message(
+            "SESSION_EXPIRED", {"sessionId": session_id, "expiredAt": format_epoch(expires_at)}
+        )
+        for viewer in tuple(self._viewers.get(session_id, ())):
+            viewer.finish(Farewell(CLOSE_EXPIRED, "session expired", final))
+
+    # --- sweeper -------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        now = self.clock()
+        removed: int = await self._call(
+            self.broker.sweep(now, self.settings.sessions.data_linger_seconds)
+        )
+        return removed
+
+    async def _sweep_forever(self) -> None:
+        interval = self.settings.sessions.sweep_interval_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                removed = await self.sweep()
+            except GatewayError as exc:
+                log.warning("sweep failed", extra={"event": "sweep_failed", "error": exc.detail})
+                continue
+            if removed:
+                log.info("swept sessions", extra={"event": "sweep", "removed": removed})

@@ -1,0 +1,68 @@
+"""Structured logs: one JSON object per line on stderr (SPEC §7, §9).
+
+Records carry an ``event`` name and fields passed in ``extra``. Secrets never reach a
+record in the first place: handlers log ids and hashes, not tokens, keys, query
+strings or payment contents; :func:`redact_path` hides the token part of paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+#: LogRecord attributes that are not "extra" fields.
+_STANDARD = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
+)
+_TOKEN_PATH = re.compile(r"^/(qr|api/session)/[^/?]+")
+
+
+def redact_path(path: str) -> str:
+    """``/qr/<token>`` → ``/qr/[redacted]``; the query string is dropped."""
+    path = path.split("?", 1)[0]
+    return _TOKEN_PATH.sub(lambda m: f"/{m.group(1)}/[redacted]", path)
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": getattr(record, "event", None) or record.getMessage(),
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key != "event":
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(
+            f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD and k != "event"
+        )
+        line = f"{record.levelname:<7} {record.name}: {record.getMessage()} {fields}".rstrip()
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure(level: str = "INFO", fmt: str = "json") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Hypercorn's own loggers go through the same handler.
+    for name in ("hypercorn.error", "hypercorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

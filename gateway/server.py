@@ -1,0 +1,103 @@
+"""Serving the app with Hypercorn: TLS, WebSocket limits, and the drain on SIGTERM.
+
+Hypercorn's own shutdown waits for open WebSockets (and on Python 3.12+ ignores
+``graceful_timeout`` for them, hypercorn#308), so the gateway owns the shutdown
+trigger: on SIGTERM it refuses new viewers, closes every viewer with 1001, waits for
+them to leave, and only then lets Hypercorn stop accepting and finish in-flight
+requests (SPEC §9: exit 0 within 10 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from typing import Any
+
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config
+from quart import Quart
+
+from .config import Settings
+from .transport.state import EXTENSION, Services
+
+log = logging.getLogger("gateway.server")
+
+#: Mozilla "intermediate" TLS 1.2 suites (TLS 1.3 suites are not configurable here).
+INTERMEDIATE_CIPHERS = ":".join(
+    [
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    ]
+)
+DRAIN_SECONDS = 4.0
+GRACEFUL_SECONDS = 4.0
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    config = Config()
+    host = settings.server.host
+    host = f"[{host}]" if ":" in host else host
+    config.bind = [f"{host}:{settings.server.port}"]
+    if settings.tls.enabled:
+        config.certfile = settings.tls.certfile
+        config.keyfile = settings.tls.keyfile
+        config.ciphers = INTERMEDIATE_CIPHERS
+    # WebSocket over HTTP/2 (RFC 8441) has open Hypercorn bugs (#329, #370): keep h1.
+    config.alpn_protocols = ["http/1.1"]
+    ws = settings.websocket
+    config.websocket_max_message_size = ws.max_message_bytes
+    config.websocket_ping_interval = ws.ping_interval_seconds
+    # Any bytes from the client (a pong too) reset the read timeout: SPEC §4's idle rule.
+    config.read_timeout = int(ws.idle_timeout_seconds) or 1
+    config.graceful_timeout = GRACEFUL_SECONDS
+    config.include_server_header = False
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    return config
+
+
+def ssl_context_check(settings: Settings) -> None:
+    """Load the certificate once so a bad path fails start-up with one clear line."""
+    if settings.tls.enabled:
+        assert settings.tls.certfile and settings.tls.keyfile
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(settings.tls.certfile, settings.tls.keyfile)
+
+
+async def serve(app: Quart, settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT, then drain and return."""
+    services: Services = app.extensions[EXTENSION]
+    hub = services.hub
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        log.info("draining", extra={"event": "drain_started", "viewers": hub.connections})
+        hub.drain()
+        deadline = loop.time() + DRAIN_SECONDS
+        while hub.connections and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        log.info("drained", extra={"event": "drain_done", "viewers_left": hub.connections})
+
+    config = hypercorn_config(settings)
+    scheme = "https" if settings.tls.enabled else "http"
+    log.info(
+        "listening",
+        extra={
+            "event": "listening",
+            "bind": config.bind[0],
+            "scheme": scheme,
+            "public_url": settings.server.public_url,
+        },
+    )
+    kwargs: dict[str, Any] = {"shutdown_trigger": shutdown_trigger}
+    await hypercorn_serve(app, config, **kwargs)

@@ -1,0 +1,284 @@
+"""The HTTP API of SPEC §2: sessions, publishing, session info, stats and health."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import orjson
+from quart import Blueprint, Response, request
+from quart_schema import document_request, document_response
+
+from ..auth.apikeys import APIKey
+from ..broker import IdempotencyRecord
+from ..errors import (
+    BadRequest,
+    BrokerUnavailable,
+    Forbidden,
+    IdempotencyConflict,
+    InvalidJSON,
+    InvalidToken,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from ..schemas import (
+    ClearRequest,
+    HealthResponse,
+    PaymentRequest,
+    Problem,
+    PublishResponse,
+    SessionResponse,
+    StatsResponse,
+    TokenRequest,
+    TokenResponse,
+    format_epoch,
+    validate_body,
+)
+from .state import Services, services
+
+log = logging.getLogger("gateway.http")
+audit = logging.getLogger("gateway.audit")
+
+api = Blueprint("api", __name__)
+
+JSON = "application/json"
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status=status, content_type=JSON)
+
+
+def canonical_json(value: Any) -> bytes:
+    """UTF-8, sorted keys, no whitespace: what audit hashes and idempotency compare."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def client_ip() -> str:
+    return request.remote_addr or "-"
+
+
+def origin_header() -> str | None:
+    return request.headers.get("Origin")
+
+
+def authenticate(svc: Services, scope: str) -> APIKey:
+    key = svc.keyring.authenticate(request.headers.get("X-API-Key"))
+    svc.keyring.authorize(key, scope, origin_header())
+    return key
+
+
+async def read_json(svc: Services, *, required: bool) -> Any:
+    """The parsed JSON body: 413 by size first, then 415 by type, then 400 if it does not parse."""
+    limit = svc.settings.payload.max_body_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    raw = await request.get_data(as_text=False)
+    assert isinstance(raw, bytes)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    if not raw and not required:
+        return None
+    mimetype = request.mimetype
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if mimetype != JSON or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType("send the body as application/json (UTF-8)")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidJSON("the body is not valid UTF-8 JSON") from None
+
+
+def idempotency_key() -> str | None:
+    value = request.headers.get("Idempotency-Key")
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 128 or not all(" " <= ch <= "~" for ch in value):
+        raise BadRequest("Idempotency-Key must be 1-128 printable ASCII characters")
+    return value
+
+
+@api.post("/api/token/generate")
+@document_request(TokenRequest)
+@document_response(TokenResponse, 201)
+@document_response(Problem, 401)
+async def generate_token() -> Response:
+    """Create a session and return its read-only viewer token (scope ``sessions:create``)."""
+    svc = services()
+    key = authenticate(svc, "sessions:create")
+    body = await read_json(svc, required=False)
+    if body is not None:
+        validate_body(TokenRequest, body, svc.settings.payload)
+    record = await svc.hub.create_session(key.id)
+    token = svc.tokens.issue(
+        record.session_id, issued_at=record.created_at, expires_at=record.expires_at
+    )
+    server = svc.settings.server
+    url = svc.settings.viewer.url_template.format(
+        public_url=server.public_url, token=token, session_id=record.session_id
+    )
+    log.info(
+        "session created",
+        extra={"event": "session_created", "key_id": key.id, "session_id": record.session_id},
+    )
+    return json_response(
+        TokenResponse(
+            token=token,
+            url=url,
+            wsUrl=f"{server.effective_ws_public_url}/?token={token}",
+            sessionId=record.session_id,
+            expiresAt=format_epoch(record.expires_at),
+        ).model_dump(),
+        201,
+    )
+
+
+async def _publish(kind: str) -> Response:
+    svc = services()
+    key = authenticate(svc, "payments:publish")
+    idem = idempotency_key()
+    body = await read_json(svc, required=True)
+    model = PaymentRequest if kind == "publish" else ClearRequest
+    request_model = validate_body(model, body, svc.settings.payload)
+    claims = svc.tokens.verify(request_model.token)
+    record = await svc.hub.session(claims.session_id)
+    if record.key_id != key.id:
+        raise Forbidden("the session belongs to another API key")
+
+    scope = ""
+    if idem is not None:
+        scope = hashlib.sha256(
+            orjson.dumps(["idem", key.id, record.session_id, idem])
+        ).hexdigest()
+        body_hash = hashlib.sha256(canonical_json(body)).hexdigest()
+        ttl = max(1.0, record.expires_at - svc.hub.clock())
+        held = await svc.hub.claim_idempotency(scope, IdempotencyRecord(body_hash), ttl)
+        if held is not None:
+            if held.body_sha256 != body_hash:
+                raise IdempotencyConflict("this Idempotency-Key was used with another body")
+            if held.status == 0:
+                raise IdempotencyConflict("a request with this Idempotency-Key is in progress")
+            replay = Response(held.body, status=held.status, content_type=JSON)
+            replay.headers["Idempotent-Replayed"] = "true"
+            return replay
+
+    try:
+        if isinstance(request_model, PaymentRequest):
+            payload = request_model.data.model_dump(exclude_none=True)
+            audited: Any = payload
+            seq, delivered = await svc.hub.publish(record, payload)
+        else:
+            audited = {"reason": request_model.reason}
+            seq, delivered = await svc.hub.publish(record, None, request_model.reason)
+    except BaseException:
+        if idem is not None:
+            await svc.hub.finish_idempotency(scope, None, 1)
+        raise
+    answer = PublishResponse(sessionId=record.session_id, delivered=delivered, seq=seq)
+    encoded = orjson.dumps(answer.model_dump())
+    if idem is not None:
+        ttl = max(1.0, record.expires_at - svc.hub.clock())
+        await svc.hub.finish_idempotency(scope, IdempotencyRecord(body_hash, 200, encoded), ttl)
+    audit.info(
+        kind,
+        extra={
+            "event": kind,
+            "key_id": key.id,
+            "session_id": record.session_id,
+            "seq": seq,
+            "payload_sha256": hashlib.sha256(canonical_json(audited)).hexdigest(),
+            "delivered": delivered,
+            "client_ip": client_ip(),
+        },
+    )
+    return Response(encoded, status=200, content_type=JSON)
+
+
+@api.post("/api/payment")
+@document_request(PaymentRequest)
+@document_response(PublishResponse, 200)
+@document_response(Problem, 422)
+async def publish_payment() -> Response:
+    """Validate a payment and broadcast it to the session's viewers (``payments:publish``)."""
+    return await _publish("publish")
+
+
+@api.post("/api/payment/clear")
+@document_request(ClearRequest)
+@document_response(PublishResponse, 200)
+async def clear_payment() -> Response:
+    """Drop the session's payment data and broadcast PAYMENT_CLEARED (``payments:publish``)."""
+    return await _publish("clear")
+
+
+async def _session_info(token: str, *, bearer: bool) -> Response:
+    svc = services()
+    claims = svc.tokens.verify(token, bearer=bearer)
+    record = await svc.hub.session(claims.session_id)
+    viewers = await svc.hub.viewer_count(record.session_id)
+    info = SessionResponse(
+        sessionId=record.session_id,
+        createdAt=format_epoch(record.created_at),
+        expiresAt=format_epoch(record.expires_at),
+        hasData=record.data is not None,
+        viewers=viewers,
+        lastPublishedAt=(
+            None if record.last_published_at is None else format_epoch(record.last_published_at)
+        ),
+    )
+    return json_response(info.model_dump())
+
+
+@api.get("/api/session/<path:token>")
+@document_response(SessionResponse, 200)
+async def session_by_path(token: str) -> Response:
+    """Describe the session named by the token in the path."""
+    return await _session_info(token, bearer=False)
+
+
+@api.get("/api/session")
+@document_response(SessionResponse, 200)
+async def session_by_bearer() -> Response:
+    """Describe the session named by ``Authorization: Bearer <token>``."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("send Authorization: Bearer <token>", bearer=True)
+    return await _session_info(token.strip(), bearer=True)
+
+
+@api.get("/api/stats")
+@document_response(StatsResponse, 200)
+async def stats() -> Response:
+    """Counters of this instance (scope ``stats:read``)."""
+    svc = services()
+    authenticate(svc, "stats:read")
+    hub = svc.hub
+    sessions = await hub.count_sessions()
+    body = StatsResponse(
+        sessions=sessions,
+        connections=hub.connections,
+        published=hub.published,
+        delivered=hub.delivered,
+        uptimeSeconds=round(hub.clock() - hub.started_at, 3),
+    )
+    return json_response(body.model_dump())
+
+
+@api.get("/health")
+@document_response(HealthResponse, 200)
+@document_response(HealthResponse, 503)
+async def health() -> Response:
+    """200 when the broker answers, 503 with the reason when it does not."""
+    svc = services()
+    try:
+        await svc.hub.check_broker()
+    except BrokerUnavailable as exc:
+        body = HealthResponse(status="unavailable", broker=svc.hub.broker.name, detail=exc.detail)
+        return json_response(body.model_dump(exclude_none=True), 503)
+    if svc.hub.draining:
+        body = HealthResponse(status="unavailable", detail="shutting down")
+        return json_response(body.model_dump(exclude_none=True), 503)
+    return json_response({"status": "ok"})
+

@@ -1,0 +1,64 @@
+"""RFC 9457 problem details: the one rendering of every HTTP error (SPEC §2)."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from quart import Quart, Response
+from werkzeug.exceptions import HTTPException
+
+from ..errors import (
+    BadRequest,
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+)
+
+log = logging.getLogger("gateway.http")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(error: GatewayError) -> Response:
+    response = Response(
+        orjson.dumps(error.problem()), status=error.status, content_type=PROBLEM_JSON
+    )
+    for name, value in error.headers().items():
+        response.headers[name] = value
+    return response
+
+
+def _from_http_exception(exc: HTTPException) -> GatewayError:
+    code = exc.code or 500
+    mapped: dict[int, type[GatewayError]] = {
+        400: BadRequest,
+        404: NotFound,
+        405: MethodNotAllowed,
+        413: PayloadTooLarge,
+    }
+    cls = mapped.get(code)
+    if cls is not None:
+        return cls()
+    error = GatewayError(exc.name)
+    error.status = code  # type: ignore[misc]
+    error.title = exc.name  # type: ignore[misc]
+    return error
+
+
+def register(app: Quart) -> None:
+    """Render GatewayError, werkzeug's HTTP errors and anything unexpected as problems."""
+
+    @app.errorhandler(GatewayError)
+    async def _gateway_error(error: GatewayError) -> Response:
+        return problem_response(error)
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(error: HTTPException) -> Response:
+        return problem_response(_from_http_exception(error))
+
+    @app.errorhandler(Exception)
+    async def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error", extra={"event": "unhandled_error"})
+        return problem_response(GatewayError("an internal error occurred"))

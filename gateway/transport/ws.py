@@ -1,0 +1,131 @@
+"""The viewer WebSocket of SPEC §4.
+
+The Origin is checked before accepting (HTTP 403 refuses a cross-site page); token and
+session errors are reported after accepting, with close codes a browser can read.
+Each connection runs a reader task and a writer task; the handler waits for the
+viewer's farewell (client gone, binary frame, slow consumer, expiry, drain), cancels
+both in ``finally`` and closes with the farewell's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import orjson
+from quart import Blueprint, Response, websocket
+
+from ..errors import Forbidden, GatewayError, ShuttingDown
+from ..hub import Farewell, Outgoing, Viewer, server_message
+from ..schemas import format_epoch
+from .problems import problem_response
+from .state import Services, services
+
+log = logging.getLogger("gateway.ws")
+
+viewer_ws = Blueprint("ws", __name__)
+
+CLOSE_UNSUPPORTED_DATA = 1003
+#: How long a last message (SESSION_EXPIRED) may take to leave before the close.
+FINAL_SEND_SECONDS = 2.0
+
+
+def origin_allowed(origin: str | None, allowed: frozenset[str]) -> bool:
+    """No Origin: a non-browser client. Otherwise an exact match, or ``*`` configured."""
+    return origin is None or "*" in allowed or origin in allowed
+
+
+def error_message(code: str, message: str) -> Outgoing:
+    return Outgoing(server_message("ERROR", {"code": code, "message": message}))
+
+
+@viewer_ws.websocket("/")
+@viewer_ws.websocket("/ws")
+async def viewer_socket() -> Response | None:
+    svc = services()
+    if not origin_allowed(websocket.headers.get("Origin"), svc.ws_origins):
+        return problem_response(Forbidden("this Origin may not open viewer connections"))
+    if svc.hub.draining:
+        return problem_response(ShuttingDown())
+    await websocket.accept()
+    token = websocket.args.get("token", "")
+    try:
+        claims = svc.tokens.verify(token)
+        viewer, record = await svc.hub.join(claims.session_id)
+    except GatewayError as exc:
+        await websocket.close(exc.close_code, exc.title)
+        return None
+    try:
+        await _serve(svc, viewer, record.seq, record.data, record.expires_at)
+    finally:
+        await svc.hub.leave(viewer)
+    return None
+
+
+async def _serve(
+    svc: Services, viewer: Viewer, seq: int, data: str | None, expires_at: float
+) -> None:
+    info = {
+        "sessionId": viewer.session_id,
+        "connectedAt": format_epoch(viewer.connected_at),
+        "expiresAt": format_epoch(expires_at),
+        "hasData": data is not None,
+    }
+    await websocket.send(server_message("SESSION_INFO", info))
+    if data is not None:
+        # The stored payload is already JSON; splice it in rather than parse it again.
+        ts = format_epoch(svc.hub.clock())
+        await websocket.send(f'{{"type":"PAYMENT_DATA","ts":"{ts}","payload":{data}}}')
+    reader = asyncio.create_task(_read(viewer), name="ws-reader")
+    writer = asyncio.create_task(_write(viewer, seq), name="ws-writer")
+    try:
+        farewell = await viewer.done
+    finally:
+        reader.cancel()
+        writer.cancel()
+        await asyncio.gather(reader, writer, return_exceptions=True)
+    await _close(farewell)
+
+
+async def _close(farewell: Farewell) -> None:
+    if farewell.final is not None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(FINAL_SEND_SECONDS):
+                await websocket.send(farewell.final)
+    await websocket.close(farewell.code, farewell.reason)
+
+
+async def _write(viewer: Viewer, last_seq: int) -> None:
+    """Send queued messages in order, skipping those the late-join data already covered."""
+    queue = viewer.queue
+    send = websocket.send
+    while True:
+        item = await queue.get()
+        if item.seq is not None:
+            if item.seq <= last_seq:
+                continue
+            last_seq = item.seq
+        await send(item.text)
+
+
+async def _read(viewer: Viewer) -> None:
+    """Answer PING with PONG; ERROR for anything else; a binary frame ends with 1003."""
+    while True:
+        message = await websocket.receive()
+        if isinstance(message, bytes):
+            viewer.finish(Farewell(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted"))
+            return
+        try:
+            parsed = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            viewer.offer(error_message("invalid_json", "messages must be JSON objects"))
+            continue
+        kind = parsed.get("type") if isinstance(parsed, dict) else None
+        if kind == "PING":
+            viewer.offer(Outgoing(server_message("PONG", {})))
+        elif not isinstance(kind, str):
+            viewer.offer(error_message("invalid_message", 'messages need a string "type"'))
+        else:
+            viewer.offer(error_message("unknown_type", "the only client message is PING"))
+
