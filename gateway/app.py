@@ -11,6 +11,7 @@ from .auth.tokens import TokenService
 from .broker import create_broker
 from .config import JWTKey, Settings, load_jwt_keys
 from .hub import Hub
+from .ratelimit import RateLimiter
 from .transport import problems
 from .transport.http import api
 from .transport.state import EXTENSION, Services
@@ -39,6 +40,7 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
         hub=hub,
         tokens=TokenService.from_settings(settings, keys),
         keyring=KeyRing(settings.auth.api_keys),
+        limiter=RateLimiter(settings.rate_limits),
         ws_origins=frozenset({settings.server.public_origin, *settings.websocket.allowed_origins}),
     )
     QuartSchema(

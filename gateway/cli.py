@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import ssl
@@ -34,19 +35,25 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the gateway")
-    serve.add_argument("--config", type=Path, help="TOML file (default $GATEWAY_CONFIG or ./config.toml)")
+    serve.add_argument(
+        "--config", type=Path, help="TOML file (default $GATEWAY_CONFIG or ./config.toml)"
+    )
     serve.add_argument(
         "--dev",
         action="store_true",
         help="zero-setup local run: dev certificate, JWT secret and API key made if missing",
     )
 
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
     new = keys.add_parser("new", help="print a new API key once, and its TOML block")
     new.add_argument("--id", required=True, help="the key id, e.g. extension-main")
     new.add_argument("--scopes", nargs="+", choices=SCOPES, default=list(SCOPES))
 
-    certs = sub.add_parser("certs", help="certificates").add_subparsers(dest="certs_command", required=True)
+    certs = sub.add_parser("certs", help="certificates").add_subparsers(
+        dest="certs_command", required=True
+    )
     dev = certs.add_parser("dev", help="write a local CA and a localhost certificate")
     dev.add_argument("--out", type=Path, default=Path("certs"))
 
@@ -118,11 +125,14 @@ def _check_config(path: Path | None, *, allow_insecure: bool) -> int:
 def describe_policy(settings: Settings, keys: tuple[JWTKey, ...]) -> str:
     s = settings
     rl = s.rate_limits
+    tls = f"on: {s.tls.certfile}" if s.tls.enabled else "off (plain HTTP)"
+    ws_url = s.server.effective_ws_public_url
+    sweep = s.sessions.sweep_interval_seconds
     lines = [
         "Effective policy",
         f"  listen            {s.server.host}:{s.server.port}",
-        f"  public URL        {s.server.public_url}  (WebSocket {s.server.effective_ws_public_url})",
-        f"  TLS               {'on: ' + str(s.tls.certfile) if s.tls.enabled else 'off (plain HTTP)'}",
+        f"  public URL        {s.server.public_url}  (WebSocket {ws_url})",
+        f"  TLS               {tls}",
         f"  trusted proxies   {s.proxy.trusted_hops} hop(s)",
         f"  CORS origins      {', '.join(s.cors.allowed_origins) or '(none)'}",
         f"  WS origins        {s.server.public_origin} (own page), "
@@ -132,7 +142,7 @@ def describe_policy(settings: Settings, keys: tuple[JWTKey, ...]) -> str:
         f"  JWT keys          {', '.join(k.kid for k in keys)} (first signs)",
         f"  token lifetime    {s.sessions.ttl_seconds:g} s (= session ttl)",
         f"  sessions          ttl {s.sessions.ttl_seconds:g} s, data linger "
-        f"{s.sessions.data_linger_seconds:g} s, sweep every {s.sessions.sweep_interval_seconds:g} s, "
+        f"{s.sessions.data_linger_seconds:g} s, sweep every {sweep:g} s, "
         f"{s.sessions.max_viewers_per_session} viewers max",
         f"  payload           body {s.payload.max_body_bytes} B, QR {s.payload.max_qr_bytes} B, "
         f"amount <= {s.payload.max_amount}, currencies {', '.join(s.payload.currencies)}, "
@@ -140,7 +150,8 @@ def describe_policy(settings: Settings, keys: tuple[JWTKey, ...]) -> str:
         f"  websocket         message {s.websocket.max_message_bytes} B, queue "
         f"{s.websocket.send_queue_size}, ping {s.websocket.ping_interval_seconds:g} s, idle "
         f"{s.websocket.idle_timeout_seconds:g} s",
-        f"  rate limits       {'ON' if rl.enabled else 'OFF'}: token/ip {rl.token_generate_per_ip}, "
+        f"  rate limits       {'ON' if rl.enabled else 'OFF'}: "
+        f"token/ip {rl.token_generate_per_ip}, "
         f"token/key {rl.token_generate_per_key}, payment/ip {rl.payment_per_ip}, payment/token "
         f"{rl.payment_per_token}, connect/ip {rl.ws_connect_per_ip}, messages/connection "
         f"{rl.ws_messages_per_connection}",
@@ -163,7 +174,9 @@ def _dev_settings(settings: Settings) -> tuple[Settings, tuple[JWTKey, ...], str
     server = settings.server
     if not tls.enabled:
         paths = ensure_dev_certificate(Path("certs"))
-        tls = tls.model_copy(update={"certfile": str(paths.cert_file), "keyfile": str(paths.key_file)})
+        tls = tls.model_copy(
+            update={"certfile": str(paths.cert_file), "keyfile": str(paths.key_file)}
+        )
         public = f"https://localhost:{server.port}"
         server = server.model_copy(update={"public_url": public})
     try:
@@ -175,7 +188,9 @@ def _dev_settings(settings: Settings) -> tuple[Settings, tuple[JWTKey, ...], str
     auth = settings.auth
     if not auth.api_keys:
         api_key = new_key()
-        entry = APIKeySettings(id="dev", sha256=hash_key(api_key), scopes=SCOPES)
+        entry = APIKeySettings.model_validate(
+            {"id": "dev", "sha256": hash_key(api_key), "scopes": SCOPES}
+        )
         auth = auth.model_copy(update={"api_keys": (entry,)})
     updated = settings.model_copy(update={"tls": tls, "server": server, "auth": auth})
     return Settings.model_validate(updated.model_dump()), keys, api_key
@@ -209,8 +224,6 @@ def _serve(path: Path | None, *, dev: bool) -> int:
                 flush=True,
             )
         print("dev: then open the returned url, or connect a WebSocket to its wsUrl", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(app, settings))
-    except KeyboardInterrupt:
-        pass
     return 0

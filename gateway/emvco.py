@@ -10,9 +10,14 @@ account templates differ between MoMo and the banks.
 from __future__ import annotations
 
 import binascii
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 MAX_LENGTH = 512
+#: Tag 54 is digits with an optional "." decimal mark (EMV QRCPS, Transaction Amount).
+#: Decimal() alone would also take "1e5", "1_000", "+5" and padding, which a wallet
+#: app may read as another amount than the one the viewer shows.
+AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]*)?")
 
 
 class EMVError(ValueError):
@@ -38,8 +43,10 @@ def parse(payload: str) -> dict[str, str]:
     pos = 0
     while pos < len(payload):
         tag, length = payload[pos : pos + 2], payload[pos + 2 : pos + 4]
-        if len(length) < 2 or not (tag.isdigit() and tag.isascii()) or not (
-            length.isdigit() and length.isascii()
+        if (
+            len(length) < 2
+            or not (tag.isdigit() and tag.isascii())
+            or not (length.isdigit() and length.isascii())
         ):
             raise EMVError(f"EMVCo payload has a malformed field at position {pos}")
         end = pos + 4 + int(length)
@@ -49,8 +56,8 @@ def parse(payload: str) -> dict[str, str]:
             raise EMVError(f"EMVCo field {tag} appears twice")
         fields[tag] = payload[pos + 4 : end]
         pos = end
-    if list(fields)[-1] != "63":
-        raise EMVError("EMVCo CRC field 63 must be the last field")
+    if list(fields)[-1] != "63" or len(fields["63"]) != 4:
+        raise EMVError("EMVCo CRC field 63 must be the last field, 4 characters long")
     return fields
 
 
@@ -58,13 +65,9 @@ def amount_of(fields: dict[str, str]) -> Decimal | None:
     """The transaction amount of tag 54, or None when the payload carries none."""
     if "54" not in fields:
         return None
-    try:
-        value = Decimal(fields["54"])
-    except InvalidOperation:
-        raise EMVError("EMVCo amount (tag 54) is not a number") from None
-    if not value.is_finite() or value < 0:
+    if not AMOUNT.fullmatch(fields["54"]):
         raise EMVError("EMVCo amount (tag 54) is not a number")
-    return value
+    return Decimal(fields["54"])
 
 
 def build(fields: list[tuple[str, str]]) -> str:

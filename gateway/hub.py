@@ -71,7 +71,9 @@ class Viewer:
     session_id: str
     queue: asyncio.Queue[Outgoing]
     connected_at: float
-    done: asyncio.Future[Farewell] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[Farewell] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
     def offer(self, item: Outgoing) -> None:
         """Queue ``item`` without waiting; a full queue ends the viewer with 4408."""
@@ -103,6 +105,7 @@ class Hub:
         self.delivered = 0
         self._viewers: dict[str, set[Viewer]] = {}
         self._reported: dict[str, int] = {}
+        self._empty = asyncio.Event()
         self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._timeout = settings.broker.timeout_seconds
@@ -131,6 +134,15 @@ class Hub:
         for viewers in self._viewers.values():
             for viewer in viewers:
                 viewer.finish(Farewell(CLOSE_GOING_AWAY, "server shutting down"))
+
+    async def wait_empty(self, seconds: float) -> bool:
+        """Wait until no viewer is connected; False if some remain after ``seconds``."""
+        if self._viewers:
+            self._empty.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self._empty.wait()
+        return not self._viewers
 
     @property
     def connections(self) -> int:
@@ -195,7 +207,9 @@ class Hub:
         count: int = await self._call(self.broker.count_viewers(session_id))
         return count
 
-    async def publish(self, record: SessionRecord, payload: dict[str, Any] | None, reason: str = "") -> tuple[int, int]:
+    async def publish(
+        self, record: SessionRecord, payload: dict[str, Any] | None, reason: str = ""
+    ) -> tuple[int, int]:
         """Store and broadcast one PAYMENT_DATA (``payload``) or PAYMENT_CLEARED (None).
 
         Returns ``(seq, delivered)``: ``delivered`` counts the viewers the session had
@@ -262,6 +276,8 @@ class Hub:
         local.discard(viewer)
         if not local:
             del self._viewers[viewer.session_id]
+            if not self._viewers:
+                self._empty.set()
             timer = self._expiry_timers.pop(viewer.session_id, None)
             if timer is not None:
                 timer.cancel()
@@ -287,7 +303,9 @@ class Hub:
             return
         delay = max(0.0, expires_at - self.clock())
         loop = asyncio.get_running_loop()
-        self._expiry_timers[session_id] = loop.call_later(delay, self._expire, session_id, expires_at)
+        self._expiry_timers[session_id] = loop.call_later(
+            delay, self._expire, session_id, expires_at
+        )
 
     def _expire(self, session_id: str, expires_at: float) -> None:
         self._expiry_timers.pop(session_id, None)

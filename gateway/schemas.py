@@ -44,7 +44,8 @@ KNOWN_FIELDS = frozenset(
 def _payload_settings(info: ValidationInfo) -> PayloadSettings:
     ctx = info.context
     if isinstance(ctx, dict) and isinstance(ctx.get("payload"), PayloadSettings):
-        return ctx["payload"]
+        found: PayloadSettings = ctx["payload"]
+        return found
     return PayloadSettings()
 
 
@@ -66,8 +67,9 @@ def clean_text(value: str, *, max_length: int) -> str:
 
 def format_time(moment: datetime) -> str:
     """ISO 8601 UTC with milliseconds and ``Z``: ``2025-01-03T10:00:00.000Z``."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"
 
 
 def format_epoch(seconds: float) -> str:
@@ -154,7 +156,10 @@ class PaymentData(BaseModel):
             raise ValueError("must be an ISO 8601 time") from None
         if moment.tzinfo is None:
             raise ValueError("must carry a UTC offset or Z")
-        return format_time(moment)
+        try:
+            return format_time(moment)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise ValueError("must be an ISO 8601 time between the years 1 and 9999") from None
 
     @field_validator("deeplink")
     @classmethod
@@ -195,7 +200,7 @@ class PaymentData(BaseModel):
         return self
 
     def wire(self, seq: int) -> dict[str, Any]:
-        """The object viewers receive: the validated fields, unset options dropped, ``seq`` first."""
+        """What viewers receive: the validated fields, unset options dropped, ``seq`` first."""
         out: dict[str, Any] = {"seq": seq}
         out.update(self.model_dump(exclude_none=True))
         return out

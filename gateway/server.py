@@ -17,6 +17,7 @@ from typing import Any
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
+from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
 from .config import Settings
@@ -65,7 +66,8 @@ def hypercorn_config(settings: Settings) -> Config:
 def ssl_context_check(settings: Settings) -> None:
     """Load the certificate once so a bad path fails start-up with one clear line."""
     if settings.tls.enabled:
-        assert settings.tls.certfile and settings.tls.keyfile
+        assert settings.tls.certfile is not None
+        assert settings.tls.keyfile is not None
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(settings.tls.certfile, settings.tls.keyfile)
 
@@ -83,9 +85,7 @@ async def serve(app: Quart, settings: Settings) -> None:
         await stop.wait()
         log.info("draining", extra={"event": "drain_started", "viewers": hub.connections})
         hub.drain()
-        deadline = loop.time() + DRAIN_SECONDS
-        while hub.connections and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        await hub.wait_empty(DRAIN_SECONDS)
         log.info("drained", extra={"event": "drain_done", "viewers_left": hub.connections})
 
     config = hypercorn_config(settings)
@@ -100,4 +100,8 @@ async def serve(app: Quart, settings: Settings) -> None:
         },
     )
     kwargs: dict[str, Any] = {"shutdown_trigger": shutdown_trigger}
-    await hypercorn_serve(app, config, **kwargs)
+    hops = settings.proxy.trusted_hops
+    # With trusted proxies, the client address is the one `hops` entries from the right
+    # of X-Forwarded-For; without, the header is ignored and the socket peer stands.
+    asgi: Any = ProxyFixMiddleware(app, mode="legacy", trusted_hops=hops) if hops else app
+    await hypercorn_serve(asgi, config, **kwargs)

@@ -77,7 +77,7 @@ class KeyRing:
         return found
 
     def authorize(self, key: APIKey, scope: str, origin: str | None) -> None:
-        """Raise :class:`Forbidden` unless ``key`` holds ``scope`` and may be used from ``origin``."""
+        """Raise :class:`Forbidden` unless ``key`` holds ``scope`` and is usable from ``origin``."""
         if scope not in key.scopes:
             raise Forbidden(f"the API key lacks the scope {scope}")
         if key.allowed_origins is not None and origin not in key.allowed_origins:

@@ -18,7 +18,7 @@ import jwt
 from ..config import JWTKey, Settings
 from ..errors import InvalidToken, SessionExpired
 
-TOKEN_TYPE = "gw-view+jwt"
+TOKEN_TYPE = "gw-view+jwt"  # noqa: S105 (the JWT typ header, not a secret)
 LEEWAY_SECONDS = 5
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp")
 MAX_TOKEN_CHARS = 4096

@@ -106,7 +106,9 @@ def idempotency_key() -> str | None:
 async def generate_token() -> Response:
     """Create a session and return its read-only viewer token (scope ``sessions:create``)."""
     svc = services()
+    await svc.limiter.hit("token_generate_per_ip", client_ip())
     key = authenticate(svc, "sessions:create")
+    await svc.limiter.hit("token_generate_per_key", key.id)
     body = await read_json(svc, required=False)
     if body is not None:
         validate_body(TokenRequest, body, svc.settings.payload)
@@ -136,21 +138,21 @@ async def generate_token() -> Response:
 
 async def _publish(kind: str) -> Response:
     svc = services()
+    await svc.limiter.hit("payment_per_ip", client_ip())
     key = authenticate(svc, "payments:publish")
     idem = idempotency_key()
     body = await read_json(svc, required=True)
     model = PaymentRequest if kind == "publish" else ClearRequest
     request_model = validate_body(model, body, svc.settings.payload)
     claims = svc.tokens.verify(request_model.token)
+    await svc.limiter.hit("payment_per_token", claims.session_id)
     record = await svc.hub.session(claims.session_id)
     if record.key_id != key.id:
         raise Forbidden("the session belongs to another API key")
 
     scope = ""
     if idem is not None:
-        scope = hashlib.sha256(
-            orjson.dumps(["idem", key.id, record.session_id, idem])
-        ).hexdigest()
+        scope = hashlib.sha256(orjson.dumps(["idem", key.id, record.session_id, idem])).hexdigest()
         body_hash = hashlib.sha256(canonical_json(body)).hexdigest()
         ttl = max(1.0, record.expires_at - svc.hub.clock())
         held = await svc.hub.claim_idempotency(scope, IdempotencyRecord(body_hash), ttl)
@@ -281,4 +283,3 @@ async def health() -> Response:
         body = HealthResponse(status="unavailable", detail="shutting down")
         return json_response(body.model_dump(exclude_none=True), 503)
     return json_response({"status": "ok"})
-

@@ -10,6 +10,7 @@ from ..auth.apikeys import KeyRing
 from ..auth.tokens import TokenService
 from ..config import Settings
 from ..hub import Hub
+from ..ratelimit import RateLimiter
 
 EXTENSION = "gateway"
 
@@ -20,6 +21,7 @@ class Services:
     hub: Hub
     tokens: TokenService
     keyring: KeyRing
+    limiter: RateLimiter
     #: Origins a viewer WebSocket may come from (SPEC §4); "*" allows any.
     ws_origins: frozenset[str]
 

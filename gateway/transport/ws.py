@@ -16,7 +16,7 @@ import logging
 import orjson
 from quart import Blueprint, Response, websocket
 
-from ..errors import Forbidden, GatewayError, ShuttingDown
+from ..errors import Forbidden, GatewayError, RateLimited, ShuttingDown
 from ..hub import Farewell, Outgoing, Viewer, server_message
 from ..schemas import format_epoch
 from .problems import problem_response
@@ -51,6 +51,7 @@ async def viewer_socket() -> Response | None:
     await websocket.accept()
     token = websocket.args.get("token", "")
     try:
+        await svc.limiter.hit("ws_connect_per_ip", websocket.remote_addr or "-")
         claims = svc.tokens.verify(token)
         viewer, record = await svc.hub.join(claims.session_id)
     except GatewayError as exc:
@@ -77,7 +78,7 @@ async def _serve(
         # The stored payload is already JSON; splice it in rather than parse it again.
         ts = format_epoch(svc.hub.clock())
         await websocket.send(f'{{"type":"PAYMENT_DATA","ts":"{ts}","payload":{data}}}')
-    reader = asyncio.create_task(_read(viewer), name="ws-reader")
+    reader = asyncio.create_task(_read(svc, viewer), name="ws-reader")
     writer = asyncio.create_task(_write(viewer, seq), name="ws-writer")
     try:
         farewell = await viewer.done
@@ -109,23 +110,39 @@ async def _write(viewer: Viewer, last_seq: int) -> None:
         await send(item.text)
 
 
-async def _read(viewer: Viewer) -> None:
-    """Answer PING with PONG; ERROR for anything else; a binary frame ends with 1003."""
-    while True:
-        message = await websocket.receive()
-        if isinstance(message, bytes):
-            viewer.finish(Farewell(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted"))
-            return
-        try:
-            parsed = orjson.loads(message)
-        except orjson.JSONDecodeError:
-            viewer.offer(error_message("invalid_json", "messages must be JSON objects"))
-            continue
-        kind = parsed.get("type") if isinstance(parsed, dict) else None
-        if kind == "PING":
-            viewer.offer(Outgoing(server_message("PONG", {})))
-        elif not isinstance(kind, str):
-            viewer.offer(error_message("invalid_message", 'messages need a string "type"'))
-        else:
-            viewer.offer(error_message("unknown_type", "the only client message is PING"))
+async def _read(svc: Services, viewer: Viewer) -> None:
+    """Answer PING with PONG; ERROR for anything else; a binary frame ends with 1003.
 
+    A message over ``ws_messages_per_connection`` ends the connection with 4429
+    before it is answered.
+    """
+    connection = str(id(viewer))
+    try:
+        while True:
+            message = await websocket.receive()
+            if isinstance(message, bytes):
+                viewer.finish(Farewell(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted"))
+                return
+            try:
+                await svc.limiter.hit("ws_messages_per_connection", connection)
+            except RateLimited as exc:
+                viewer.finish(Farewell(exc.close_code, "rate limit: messages per connection"))
+                return
+            _answer(viewer, message)
+    finally:
+        await svc.limiter.forget("ws_messages_per_connection", connection)
+
+
+def _answer(viewer: Viewer, message: str) -> None:
+    try:
+        parsed = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        viewer.offer(error_message("invalid_json", "messages must be JSON objects"))
+        return
+    kind = parsed.get("type") if isinstance(parsed, dict) else None
+    if kind == "PING":
+        viewer.offer(Outgoing(server_message("PONG", {})))
+    elif not isinstance(kind, str):
+        viewer.offer(error_message("invalid_message", 'messages need a string "type"'))
+    else:
+        viewer.offer(error_message("unknown_type", "the only client message is PING"))

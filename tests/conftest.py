@@ -1,0 +1,52 @@
+"""Fixtures: a TLS certificate, running gateways, and clients for them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.certs import DevCertificate, make_dev_certificate
+
+from .gatewayproc import Gateway, make_gateway
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> DevCertificate:
+    """A local CA and a localhost certificate, made once per run."""
+    return make_dev_certificate(Path(tmp_path_factory.mktemp("certs")))
+
+
+@pytest.fixture(scope="session")
+def gateway(certs: DevCertificate) -> Iterator[Gateway]:
+    """A gateway with the default policy (and high rate limits), shared by the run."""
+    gw = make_gateway(certs)
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def start_gateway(certs: DevCertificate) -> Iterator[Callable[..., Gateway]]:
+    """Start a gateway with config overrides for one test; stopped after it."""
+    started: list[Gateway] = []
+
+    def start(overrides: dict[str, dict[str, Any]] | None = None, **kw: Any) -> Gateway:
+        gw = make_gateway(certs, overrides, **kw)
+        gw.start()
+        started.append(gw)
+        return gw
+
+    yield start
+    for gw in started:
+        gw.stop()
+
+
+@pytest.fixture
+async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTPS client for the shared gateway, trusting the test CA."""
+    async with httpx.AsyncClient(base_url=gateway.base, verify=gateway.ssl_context) as c:
+        yield c

@@ -1,0 +1,183 @@
+"""A real ``gateway serve`` subprocess over TLS, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway import emvco
+from gateway.auth.apikeys import hash_key
+
+JWT_SECRET = "test-secret-" + "s" * 40
+KEYS = {
+    # name: (key, scopes, allowed_origins)
+    "owner": (
+        "gw_test_owner_key_0123456789abcdef",
+        ["sessions:create", "payments:publish", "stats:read"],
+        None,
+    ),
+    "other": ("gw_test_other_key_0123456789abcdef", ["sessions:create", "payments:publish"], None),
+    "stats": ("gw_test_stats_key_0123456789abcdef", ["stats:read"], None),
+    "pinned": (
+        "gw_test_pinned_key_0123456789abcde",
+        ["sessions:create", "payments:publish"],
+        ["chrome-extension://abcdefghijklmnop"],
+    ),
+}
+REPO = Path(__file__).resolve().parent.parent
+
+HIGH_LIMITS = {
+    "token_generate_per_ip": "100000/minute",
+    "token_generate_per_key": "100000/minute",
+    "payment_per_ip": "100000/minute",
+    "payment_per_token": "100000/minute",
+    "ws_connect_per_ip": "100000/minute",
+    "ws_messages_per_connection": "100000/minute",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+def render_toml(config: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for section, values in config.items():
+        if isinstance(values, list):
+            for entry in values:
+                lines.append(f"[[{section}]]")
+                lines += [f"{k} = {toml_value(v)}" for k, v in entry.items() if v is not None]
+            continue
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def sample_qr(amount: int = 300000) -> str:
+    return emvco.build(
+        [("00", "01"), ("01", "12"), ("53", "704"), ("54", str(amount)), ("58", "VN"), ("59", "AN")]
+    )
+
+
+def payment(amount: int = 300000, **extra: Any) -> dict[str, Any]:
+    return {"qrCode": sample_qr(amount), "merchant": "Cửa hàng An", "amount": amount, **extra}
+
+
+@dataclass
+class Gateway:
+    """One running gateway; ``base`` is its https:// URL."""
+
+    port: int
+    workdir: Path
+    certs: Any
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def base(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"wss://localhost:{self.port}"
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.certs.ca_file))
+
+    def key(self, name: str = "owner") -> str:
+        return KEYS[name][0]
+
+    def config(self) -> dict[str, Any]:
+        sections: dict[str, Any] = {
+            "server": {"host": "127.0.0.1", "port": self.port, "public_url": self.base},
+            "tls": {"certfile": str(self.certs.cert_file), "keyfile": str(self.certs.key_file)},
+            "rate_limits": dict(HIGH_LIMITS),
+            "logging": {"level": "INFO", "format": "json"},
+        }
+        for name, values in self.overrides.items():
+            sections.setdefault(name, {}).update(values)
+        sections["auth.api_keys"] = [
+            {"id": name, "sha256": hash_key(key), "scopes": scopes, "allowed_origins": origins}
+            for name, (key, scopes, origins) in KEYS.items()
+        ]
+        return sections
+
+    def start(self, timeout: float = 20.0) -> None:
+        config_path = self.workdir / f"config-{self.port}.toml"
+        config_path.write_text(render_toml(self.config()))
+        self.log_path = self.workdir / f"gateway-{self.port}.log"
+        env = {**os.environ, "GATEWAY_JWT_SECRET": JWT_SECRET, **self.env}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gateway", "serve", "--config", str(config_path)],
+                cwd=self.workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited {self.proc.returncode}:\n{self.output()}")
+            try:
+                response = httpx.get(f"{self.base}/health", verify=self.ssl_context, timeout=1)
+                if response.status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"gateway did not answer /health in {timeout} s:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+
+def make_gateway(
+    certs: Any, overrides: dict[str, dict[str, Any]] | None = None, **kw: Any
+) -> Gateway:
+    workdir = Path(tempfile.mkdtemp(prefix="gw-test-"))
+    return Gateway(port=free_port(), workdir=workdir, certs=certs, overrides=overrides or {}, **kw)
