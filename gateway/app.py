@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from quart import Quart, Response, request
+import logging
+import time
+import uuid
+
+from quart import Quart, Response, g, request
 from quart_schema import APIKeySecurityScheme, Info, QuartSchema
 
 from . import __version__
@@ -11,6 +15,7 @@ from .auth.tokens import TokenService
 from .broker import create_broker
 from .config import JWTKey, Settings, load_jwt_keys
 from .hub import Hub
+from .logs import redact_path
 from .ratelimit import RateLimiter
 from .transport import problems
 from .transport.http import api
@@ -63,6 +68,32 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
     @app.after_serving
     async def _stop() -> None:
         await hub.stop()
+
+    access = logging.getLogger("gateway.access")
+
+    @app.before_request
+    async def _start_timer() -> None:
+        g.started = time.perf_counter()
+        g.request_id = uuid.uuid4().hex
+
+    @app.after_request
+    async def _access_log(response: Response) -> Response:
+        # The path is redacted (tokens in /qr/ and /api/session/) and the query string
+        # is never logged (SPEC §9).
+        response.headers["X-Request-ID"] = g.request_id
+        access.info(
+            "request",
+            extra={
+                "event": "http_request",
+                "request_id": g.request_id,
+                "method": request.method,
+                "path": redact_path(request.path),
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.started) * 1000, 2),
+                "client_ip": request.remote_addr,
+            },
+        )
+        return response
 
     @app.after_request
     async def _security_headers(response: Response) -> Response:

@@ -318,26 +318,49 @@ async def test_malformed_idempotency_key_is_400(
     assert_problem(response, 400)
 
 
-async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, gateway: Gateway) -> None:
-    """A body over payload.max_body_bytes gets 413, by Content-Length or streamed."""
-    big = b'{"token": "' + b"a" * 400_001 + b'"}'
-    response = await client.post(
-        "/api/payment",
-        headers={"X-API-Key": gateway.key(), "Content-Type": "application/json"},
-        content=big,
+async def raw_request(gateway: Gateway, head: str, body: bytes = b"") -> bytes:
+    """Send a request by hand on a TLS socket and return the response head and body."""
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", gateway.port, ssl=gateway.ssl_context, server_hostname="localhost"
     )
-    assert_problem(response, 413)
+    try:
+        writer.write(head.encode() + b"\r\n" + body)
+        await writer.drain()
+        async with asyncio.timeout(10):
+            return await reader.read(65536)
+    finally:
+        writer.close()
 
-    async def chunks():  # type: ignore[no-untyped-def]
-        for i in range(0, len(big), 65536):
-            yield big[i : i + 65536]
 
-    streamed = await client.post(
-        "/api/payment",
-        headers={"X-API-Key": gateway.key(), "Content-Type": "application/json"},
-        content=chunks(),
+async def test_body_over_the_limit_is_413_before_it_is_read(
+    client: httpx.AsyncClient, gateway: Gateway
+) -> None:
+    """A Content-Length over payload.max_body_bytes gets 413 before any body byte is sent."""
+    head = (
+        "POST /api/payment HTTP/1.1\r\nHost: localhost\r\n"
+        f"X-API-Key: {gateway.key()}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 400001\r\n"
     )
-    assert_problem(streamed, 413)
+    # No body follows: the answer must not wait for it.
+    response = await raw_request(gateway, head)
+    assert response.startswith(b"HTTP/1.1 413"), response[:200]
+    assert b"application/problem+json" in response
+    await still_serving(client, gateway)
+
+
+async def test_streamed_body_over_the_limit_is_413(
+    client: httpx.AsyncClient, gateway: Gateway
+) -> None:
+    """A chunked body that grows past payload.max_body_bytes gets 413 once it does."""
+    head = (
+        "POST /api/payment HTTP/1.1\r\nHost: localhost\r\n"
+        f"X-API-Key: {gateway.key()}\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n"
+    )
+    size = 400_001
+    chunk = b"%x\r\n" % size + b"a" * size + b"\r\n"  # the final 0-chunk never comes
+    response = await raw_request(gateway, head, chunk)
+    assert response.startswith(b"HTTP/1.1 413"), response[:200]
     await still_serving(client, gateway)
 
 

@@ -67,7 +67,7 @@ class KeyRing:
         """Return the key matching ``presented``; raise :class:`Unauthorized` otherwise."""
         if not presented or len(presented) > MAX_KEY_CHARS:
             raise Unauthorized("missing or unknown API key")
-        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+        digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).digest()
         found = None
         for stored, key in self._entries:
             if hmac.compare_digest(stored, digest):

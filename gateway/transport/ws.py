@@ -27,6 +27,7 @@ log = logging.getLogger("gateway.ws")
 viewer_ws = Blueprint("ws", __name__)
 
 CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_INTERNAL_ERROR = 1011
 #: How long a last message (SESSION_EXPIRED) may take to leave before the close.
 FINAL_SEND_SECONDS = 2.0
 
@@ -55,18 +56,36 @@ async def viewer_socket() -> Response | None:
         claims = svc.tokens.verify(token)
         viewer, record = await svc.hub.join(claims.session_id)
     except GatewayError as exc:
+        _log_close(None, exc.close_code)
         await websocket.close(exc.close_code, exc.title)
         return None
+    code = None
     try:
-        await _serve(svc, viewer, record.seq, record.data, record.expires_at)
+        code = await _serve(svc, viewer, record.seq, record.data, record.expires_at)
     finally:
         await svc.hub.leave(viewer)
+        _log_close(viewer, code)
     return None
+
+
+def _log_close(viewer: Viewer | None, code: int | None) -> None:
+    """One line per viewer connection; never the token or the query string."""
+    log.info(
+        "viewer closed",
+        extra={
+            "event": "ws_closed",
+            "session_id": viewer.session_id if viewer else None,
+            "close_code": code,  # None: the client went away first
+            "client_ip": websocket.remote_addr,
+            "path": websocket.path,
+        },
+    )
 
 
 async def _serve(
     svc: Services, viewer: Viewer, seq: int, data: str | None, expires_at: float
-) -> None:
+) -> int:
+    """Run one viewer connection to its end; return the close code sent."""
     info = {
         "sessionId": viewer.session_id,
         "connectedAt": format_epoch(viewer.connected_at),
@@ -80,6 +99,8 @@ async def _serve(
         await websocket.send(f'{{"type":"PAYMENT_DATA","ts":"{ts}","payload":{data}}}')
     reader = asyncio.create_task(_read(svc, viewer), name="ws-reader")
     writer = asyncio.create_task(_write(viewer, seq), name="ws-writer")
+    for task in (reader, writer):
+        task.add_done_callback(lambda t: _task_ended(viewer, t))
     try:
         farewell = await viewer.done
     finally:
@@ -87,6 +108,20 @@ async def _serve(
         writer.cancel()
         await asyncio.gather(reader, writer, return_exceptions=True)
     await _close(farewell)
+    return farewell.code
+
+
+def _task_ended(viewer: Viewer, task: asyncio.Task[None]) -> None:
+    """A reader or writer that stops by itself must not leave the handler waiting."""
+    if task.cancelled() or viewer.done.done():
+        return
+    error = task.exception()
+    if error is not None:
+        log.warning(
+            "viewer task failed",
+            extra={"event": "ws_task_failed", "error": type(error).__name__},
+        )
+    viewer.finish(Farewell(CLOSE_INTERNAL_ERROR, "internal error"))
 
 
 async def _close(farewell: Farewell) -> None:
