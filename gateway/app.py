@@ -7,6 +7,7 @@ import time
 import uuid
 
 from quart import Quart, Response, g, request
+from quart_cors import cors
 from quart_schema import APIKeySecurityScheme, Info, QuartSchema
 
 from . import __version__
@@ -16,6 +17,7 @@ from .broker import create_broker
 from .config import JWTKey, Settings, load_jwt_keys
 from .hub import Hub
 from .logs import redact_path
+from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .transport import problems
 from .transport.http import api
@@ -35,6 +37,8 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
     keys = jwt_keys if jwt_keys is not None else load_jwt_keys(settings)
     broker = create_broker(settings.broker.url, timeout_seconds=settings.broker.timeout_seconds)
     hub = Hub(settings, broker)
+    limiter = RateLimiter(settings.rate_limits)
+    metrics = Metrics(hub, limiter)
 
     app = Quart("gateway", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.payload.max_body_bytes
@@ -45,7 +49,8 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
         hub=hub,
         tokens=TokenService.from_settings(settings, keys),
         keyring=KeyRing(settings.auth.api_keys),
-        limiter=RateLimiter(settings.rate_limits),
+        limiter=limiter,
+        metrics=metrics,
         ws_origins=frozenset({settings.server.public_origin, *settings.websocket.allowed_origins}),
     )
     QuartSchema(
@@ -60,6 +65,22 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
     app.register_blueprint(api)
     app.register_blueprint(viewer_ws)
     problems.register(app)
+    if settings.cors.allowed_origins:
+        # The viewer socket is exempt (transport/ws.py): its Origin rule is SPEC §4's.
+        cors(
+            app,
+            allow_origin=list(settings.cors.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key", "Idempotency-Key", "Authorization"],
+            expose_headers=[
+                "Retry-After",
+                "RateLimit",
+                "RateLimit-Policy",
+                "Idempotent-Replayed",
+                "X-Request-ID",
+            ],
+            max_age=600,
+        )
 
     @app.before_serving
     async def _start() -> None:
@@ -81,6 +102,11 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
         # The path is redacted (tokens in /qr/ and /api/session/) and the query string
         # is never logged (SPEC §9).
         response.headers["X-Request-ID"] = g.request_id
+        duration = time.perf_counter() - g.started
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.request_seconds.labels(request.method, rule, str(response.status_code)).observe(
+            duration
+        )
         access.info(
             "request",
             extra={
@@ -89,7 +115,7 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
                 "method": request.method,
                 "path": redact_path(request.path),
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.started) * 1000, 2),
+                "duration_ms": round(duration * 1000, 2),
                 "client_ip": request.remote_addr,
             },
         )

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import ssl
 import sys
@@ -25,6 +26,7 @@ from .config import (
 )
 from .policy import review
 
+KEY_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 EXIT_CONFIG = 2
 EXIT_DANGEROUS = 1
 
@@ -78,10 +80,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
 
 
+def load_tls(settings: Settings) -> None:
+    """Load the certificate and key once, so that a bad file is one clear config error."""
+    if settings.tls.certfile is None or settings.tls.keyfile is None:
+        return
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(settings.tls.certfile, settings.tls.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"tls.certfile/tls.keyfile: cannot load: {exc}") from None
+
+
 def _keys_new(key_id: str, scopes: tuple[str, ...]) -> int:
-    APIKeySettings.model_validate(
-        {"id": key_id, "sha256": "0" * 64, "scopes": scopes}
-    )  # refuses a bad id early
+    if not KEY_ID.fullmatch(key_id):
+        raise ConfigError(f"--id {key_id!r}: use 1-64 characters of [A-Za-z0-9_.:-]")
     key = new_key()
     print(f"API key (shown once, store it in the extension or a secret store):\n\n  {key}\n")
     print("Add this block to config.toml:\n")
@@ -111,6 +123,7 @@ def _load(path: Path | None, *, dev: bool = False) -> Settings:
 def _check_config(path: Path | None, *, allow_insecure: bool) -> int:
     settings = _load(path)
     keys = load_jwt_keys(settings)
+    load_tls(settings)
     findings = review(settings)
     print(describe_policy(settings, keys))
     for line in findings.warnings:
@@ -199,7 +212,7 @@ def _dev_settings(settings: Settings) -> tuple[Settings, tuple[JWTKey, ...], str
 def _serve(path: Path | None, *, dev: bool) -> int:
     from . import logs
     from .app import create_app
-    from .server import serve, ssl_context_check
+    from .server import serve
 
     settings = _load(path, dev=dev)
     api_key = None
@@ -207,10 +220,7 @@ def _serve(path: Path | None, *, dev: bool) -> int:
         settings, keys, api_key = _dev_settings(settings)
     else:
         keys = load_jwt_keys(settings)
-    try:
-        ssl_context_check(settings)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"tls: cannot load the certificate or key: {exc}") from None
+    load_tls(settings)
     logs.configure(settings.logging.level, settings.logging.format)
     app = create_app(settings, keys)
     if dev:

@@ -89,9 +89,9 @@ class ServerSettings(Section):
     def effective_ws_public_url(self) -> str:
         if self.ws_public_url is not None:
             return self.ws_public_url
-        if self.public_url.startswith("https://"):
-            return "wss://" + self.public_url.removeprefix("https://")
-        return "ws://" + self.public_url.removeprefix("http://")
+        # The scheme is case-insensitive (RFC 3986 §3.1): "HTTPS://host" is https.
+        scheme, rest = self.public_url.split("://", 1)
+        return ("wss" if scheme.lower() == "https" else "ws") + "://" + rest
 
     @property
     def public_origin(self) -> str:
@@ -121,7 +121,8 @@ class APIKeySettings(Section):
     id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     scopes: tuple[Scope, ...] = Field(min_length=1, strict=False)
-    allowed_origins: tuple[Origin, ...] | None = Field(default=None, strict=False)
+    # None: any Origin. A list pins the key; an empty one would refuse every use.
+    allowed_origins: tuple[Origin, ...] | None = Field(default=None, strict=False, min_length=1)
 
 
 class JWTKeySettings(Section):

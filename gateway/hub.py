@@ -75,14 +75,16 @@ class Viewer:
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
-    def offer(self, item: Outgoing) -> None:
-        """Queue ``item`` without waiting; a full queue ends the viewer with 4408."""
+    def offer(self, item: Outgoing) -> bool:
+        """Queue ``item`` without waiting; a full queue ends the viewer with 4408 (False)."""
         if self.done.done():
-            return
+            return True
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
             self.finish(Farewell(CLOSE_SLOW_CONSUMER, "slow consumer"))
+            return False
+        return True
 
     def finish(self, farewell: Farewell) -> None:
         if not self.done.done():
@@ -103,6 +105,8 @@ class Hub:
         self.draining = False
         self.published = 0
         self.delivered = 0
+        self.slow_consumers = 0
+        self.last_session_count = 0
         self._viewers: dict[str, set[Viewer]] = {}
         self._reported: dict[str, int] = {}
         self._empty = asyncio.Event()
@@ -162,7 +166,12 @@ class Hub:
 
     async def count_sessions(self) -> int:
         count: int = await self._call(self.broker.count_sessions())
+        self.last_session_count = count
         return count
+
+    async def refresh_session_count(self) -> None:
+        with contextlib.suppress(GatewayError):
+            await self.count_sessions()
 
     async def claim_idempotency(
         self, scope: str, record: IdempotencyRecord, ttl_seconds: float
@@ -296,7 +305,8 @@ class Hub:
         """Called by the broker for each message: offer it to every local viewer."""
         item = Outgoing(text, seq)
         for viewer in tuple(self._viewers.get(session_id, ())):
-            viewer.offer(item)
+            if not viewer.offer(item):
+                self.slow_consumers += 1
 
     def _arm_expiry(self, session_id: str, expires_at: float) -> None:
         if session_id in self._expiry_timers:

@@ -171,9 +171,10 @@ class PaymentData(BaseModel):
         if any(unicodedata.category(ch) in FORBIDDEN_CATEGORIES or ch.isspace() for ch in value):
             raise ValueError("contains a control, format or space character")
         parts = urlsplit(value)
-        if parts.scheme == "momo":
+        if parts.scheme == "momo" and value[len("momo:") :].startswith("//"):
             return value
-        hosts = _payload_settings(info).deeplink_hosts
+        # Host names are case-insensitive on both sides (RFC 3986 §3.2.2).
+        hosts = {host.lower() for host in _payload_settings(info).deeplink_hosts}
         if parts.scheme == "https" and parts.hostname and parts.hostname.lower() in hosts:
             if parts.username is not None or parts.password is not None:
                 raise ValueError("must not carry credentials")

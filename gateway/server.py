@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import ssl
 from typing import Any
 
 from hypercorn.asyncio import serve as hypercorn_serve
@@ -21,6 +20,8 @@ from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
 from .config import Settings
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import Metrics
 from .transport.state import EXTENSION, Services
 
 log = logging.getLogger("gateway.server")
@@ -63,15 +64,6 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
-def ssl_context_check(settings: Settings) -> None:
-    """Load the certificate once so a bad path fails start-up with one clear line."""
-    if settings.tls.enabled:
-        assert settings.tls.certfile is not None
-        assert settings.tls.keyfile is not None
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(settings.tls.certfile, settings.tls.keyfile)
-
-
 async def serve(app: Quart, settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then drain and return."""
     services: Services = app.extensions[EXTENSION]
@@ -104,4 +96,42 @@ async def serve(app: Quart, settings: Settings) -> None:
     # With trusted proxies, the client address is the one `hops` entries from the right
     # of X-Forwarded-For; without, the header is ignored and the socket peer stands.
     asgi: Any = ProxyFixMiddleware(app, mode="legacy", trusted_hops=hops) if hops else app
-    await hypercorn_serve(asgi, config, **kwargs)
+    servers = [hypercorn_serve(asgi, config, **kwargs)]
+    if settings.metrics.bind is not None:
+        # A second, plain-HTTP listener for the scraper only; it stops with the main one.
+        metrics_config = Config()
+        metrics_config.bind = [settings.metrics.bind]
+        metrics_config.accesslog = None
+        metrics_config.include_server_header = False
+        servers.append(
+            hypercorn_serve(
+                metrics_app(services.metrics), metrics_config, shutdown_trigger=stop.wait
+            )
+        )
+        log.info("metrics", extra={"event": "metrics_listening", "bind": settings.metrics.bind})
+    await asyncio.gather(*servers)
+
+
+def metrics_app(metrics: Metrics) -> Any:
+    """A bare ASGI app serving only ``GET /metrics``, for ``metrics.bind``."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/metrics" and scope["method"] in ("GET", "HEAD"):
+            status, body, ctype = 200, await metrics.render(), METRICS_CONTENT_TYPE
+        else:
+            status, body, ctype = 404, b"not found\n", "text/plain"
+        headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app

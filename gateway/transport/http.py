@@ -19,9 +19,11 @@ from ..errors import (
     IdempotencyConflict,
     InvalidJSON,
     InvalidToken,
+    NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ..schemas import (
     ClearRequest,
     HealthResponse,
@@ -266,6 +268,16 @@ async def stats() -> Response:
         uptimeSeconds=round(hub.clock() - hub.started_at, 3),
     )
     return json_response(body.model_dump())
+
+
+@api.get("/metrics")
+async def metrics() -> Response:
+    """Prometheus metrics (scope ``stats:read``), unless ``metrics.bind`` serves them."""
+    svc = services()
+    if svc.settings.metrics.bind is not None:
+        raise NotFound()
+    authenticate(svc, "stats:read")
+    return Response(await svc.metrics.render(), content_type=METRICS_CONTENT_TYPE)
 
 
 @api.get("/health")

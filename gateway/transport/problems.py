@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import orjson
-from quart import Quart, Response
+from quart import Quart, Response, current_app, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import (
@@ -19,6 +21,7 @@ from ..errors import (
 log = logging.getLogger("gateway.http")
 
 PROBLEM_JSON = "application/problem+json"
+SETTLE_SECONDS = 5.0
 
 
 def problem_response(error: GatewayError) -> Response:
@@ -47,15 +50,36 @@ def _from_http_exception(exc: HTTPException) -> GatewayError:
     return error
 
 
+async def settle_body() -> None:
+    """Receive the rest of a small request body before answering early.
+
+    An error raised before the handler read the body (401, 403, 415) would otherwise
+    answer while the client is still sending, and the server then closes the
+    keep-alive connection, which a client reusing it sees as a dropped request. A
+    body over MAX_CONTENT_LENGTH is not waited for: that connection closes anyway.
+    """
+    if not has_request_context() or request.method not in ("POST", "PUT", "PATCH"):
+        return
+    length = request.content_length
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if length is None or limit is None or length > limit:
+        return
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(SETTLE_SECONDS):
+            await request.get_data()
+
+
 def register(app: Quart) -> None:
     """Render GatewayError, werkzeug's HTTP errors and anything unexpected as problems."""
 
     @app.errorhandler(GatewayError)
     async def _gateway_error(error: GatewayError) -> Response:
+        await settle_body()
         return problem_response(error)
 
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:
+        await settle_body()
         return problem_response(_from_http_exception(error))
 
     @app.errorhandler(Exception)

@@ -10,6 +10,7 @@ from ..auth.apikeys import KeyRing
 from ..auth.tokens import TokenService
 from ..config import Settings
 from ..hub import Hub
+from ..metrics import Metrics
 from ..ratelimit import RateLimiter
 
 EXTENSION = "gateway"
@@ -22,6 +23,7 @@ class Services:
     tokens: TokenService
     keyring: KeyRing
     limiter: RateLimiter
+    metrics: Metrics
     #: Origins a viewer WebSocket may come from (SPEC §4); "*" allows any.
     ws_origins: frozenset[str]
 

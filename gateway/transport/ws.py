@@ -15,6 +15,7 @@ import logging
 
 import orjson
 from quart import Blueprint, Response, websocket
+from quart_cors import cors_exempt
 
 from ..errors import Forbidden, GatewayError, RateLimited, ShuttingDown
 from ..hub import Farewell, Outgoing, Viewer, server_message
@@ -43,6 +44,7 @@ def error_message(code: str, message: str) -> Outgoing:
 
 @viewer_ws.websocket("/")
 @viewer_ws.websocket("/ws")
+@cors_exempt
 async def viewer_socket() -> Response | None:
     svc = services()
     if not origin_allowed(websocket.headers.get("Origin"), svc.ws_origins):
