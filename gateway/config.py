@@ -347,7 +347,13 @@ class JWTKey(BaseModel):
     secret: bytes = Field(repr=False)
 
 
-def _read_secret(*, env: str | None, file: str | None, key: str) -> bytes:
+#: RFC 7518 §3.2: an HMAC key at least as long as the hash output.
+HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+
+
+def _read_secret(
+    *, env: str | None, file: str | None, key: str, min_bytes: int = MIN_SECRET_BYTES
+) -> bytes:
     if env is not None:
         value = os.environ.get(env)
         if value is None:
@@ -359,9 +365,10 @@ def _read_secret(*, env: str | None, file: str | None, key: str) -> bytes:
             secret = Path(file).read_bytes().rstrip(b"\r\n")
         except OSError as exc:
             raise ConfigError(f"{key}: cannot read {file}: {exc.strerror}") from None
-    if len(secret) < MIN_SECRET_BYTES:
+    if len(secret) < min_bytes:
         raise ConfigError(
-            f"{key}: the secret is {len(secret)} bytes; at least {MIN_SECRET_BYTES} are required"
+            f"{key}: the secret is {len(secret)} bytes; at least {min_bytes} are required"
+            + (" for the configured algorithms" if min_bytes > MIN_SECRET_BYTES else "")
         )
     return secret
 
@@ -369,20 +376,28 @@ def _read_secret(*, env: str | None, file: str | None, key: str) -> bytes:
 def load_jwt_keys(settings: Settings) -> tuple[JWTKey, ...]:
     """The configured JWT keys, newest (signing) first; raise :class:`ConfigError` if unusable."""
     auth = settings.auth
+    need = max(HMAC_KEY_BYTES[alg] for alg in auth.algorithms)
     if auth.jwt_keys:
         return tuple(
             JWTKey(
                 kid=k.kid,
                 secret=_read_secret(
-                    env=k.secret_env, file=k.secret_file, key=f"auth.jwt_keys[{i}]"
+                    env=k.secret_env,
+                    file=k.secret_file,
+                    key=f"auth.jwt_keys[{i}]",
+                    min_bytes=need,
                 ),
             )
             for i, k in enumerate(auth.jwt_keys)
         )
     if auth.jwt_secret_file is not None:
-        secret = _read_secret(env=None, file=auth.jwt_secret_file, key="auth.jwt_secret_file")
+        secret = _read_secret(
+            env=None, file=auth.jwt_secret_file, key="auth.jwt_secret_file", min_bytes=need
+        )
     elif auth.jwt_secret_env is not None:
-        secret = _read_secret(env=auth.jwt_secret_env, file=None, key="auth.jwt_secret_env")
+        secret = _read_secret(
+            env=auth.jwt_secret_env, file=None, key="auth.jwt_secret_env", min_bytes=need
+        )
     else:
         raise ConfigError("auth: no JWT secret configured (auth.jwt_secret_env or _file)")
     # Rotation later lists this key as `[[auth.jwt_keys]] kid = "default"`.

@@ -547,3 +547,13 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.server.port = 1  # type: ignore[misc]
+
+
+def test_longer_hmac_algorithms_need_longer_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With HS512 allowed, a 40-byte secret is refused: RFC 7518 wants 64 bytes."""
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", "s" * 40)
+    settings = parse_settings({"auth": {"algorithms": ["HS256", "HS512"]}})
+    with pytest.raises(ConfigError, match="at least 64"):
+        load_jwt_keys(settings)
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", "s" * 64)
+    assert load_jwt_keys(settings)[0].secret == b"s" * 64
