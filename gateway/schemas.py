@@ -32,6 +32,10 @@ from .errors import ValidationFailed
 
 PNG_PREFIX = "data:image/png;base64,"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?"
+    r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?"
+)
 ORDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 #: Unicode categories refused in text fields (SPEC §3): controls, format characters
 #: (bidi overrides, zero-width), surrogates, private use, unassigned.
@@ -150,6 +154,9 @@ class PaymentData(BaseModel):
     def _expires_at(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        # fromisoformat alone also takes odd forms (and a NUL before the offset).
+        if not ISO_TIME.fullmatch(value):
+            raise ValueError("must be an ISO 8601 time like 2026-11-24T10:10:00.000Z")
         try:
             moment = datetime.fromisoformat(value.replace("z", "Z"))
         except ValueError:
