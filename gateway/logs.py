@@ -7,8 +7,10 @@ strings or payment contents; :func:`redact_path` hides the token part of paths.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import ssl
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +60,38 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+#: Exceptions that mean "the peer went away or spoke bad TLS": not the gateway's error.
+PEER_ERRORS = (ConnectionError, TimeoutError, ssl.SSLError, asyncio.CancelledError)
+
+
+class PeerErrorFilter(logging.Filter):
+    """Demote Hypercorn's reports of peers that vanished or broke TLS to DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and _is_peer_error(exc):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def _is_peer_error(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_peer_error(e) for e in exc.exceptions)
+    return isinstance(exc, PEER_ERRORS)
+
+
+def loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """asyncio's last-resort handler, minus the noise of dropped and cancelled connections."""
+    exc = context.get("exception")
+    if exc is not None and _is_peer_error(exc):
+        logging.getLogger("gateway.connections").debug(
+            "connection ended abruptly", extra={"event": "peer_error", "error": type(exc).__name__}
+        )
+        return
+    loop.default_exception_handler(context)
+
+
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
@@ -68,3 +102,4 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     for name in ("hypercorn.error", "hypercorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    logging.getLogger("hypercorn.error").filters[:] = [PeerErrorFilter()]

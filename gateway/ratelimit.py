@@ -10,6 +10,7 @@ on the memory backend). Per-connection message limits always stay in this proces
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
@@ -39,6 +40,7 @@ class RateLimiter:
         self._items = {rule: limits.parse(getattr(settings, rule)) for rule in RULES}
         self._shared = MovingWindowRateLimiter(storage or MemoryStorage())
         self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._connections = itertools.count(1)
         #: Rejections by rule, for metrics.
         self.rejected: dict[str, int] = dict.fromkeys(RULES, 0)
 
@@ -55,7 +57,10 @@ class RateLimiter:
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(rule, item.amount, item.get_expiry(), retry_after)
 
-    async def forget(self, rule: str, identifier: str) -> None:
-        """Drop the window of a local identifier (a closed connection)."""
-        if self.enabled and rule in LOCAL_RULES:
-            await self._local.clear(self._items[rule], rule, identifier)
+    def connection_id(self) -> str:
+        """A process-unique identifier for ``ws_messages_per_connection``.
+
+        Never reused (unlike ``id()``), so a new connection cannot inherit a closed
+        one's window; the windows expire by themselves after their period.
+        """
+        return str(next(self._connections))

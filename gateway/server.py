@@ -20,6 +20,7 @@ from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
 from .config import Settings
+from .logs import loop_exception_handler
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .transport.state import EXTENSION, Services
@@ -70,6 +71,7 @@ async def serve(app: Quart, settings: Settings) -> None:
     hub = services.hub
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(loop_exception_handler)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 

@@ -21,20 +21,23 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> DevCertificate:
 
 
 @pytest.fixture(scope="session")
-def gateway(certs: DevCertificate) -> Iterator[Gateway]:
+def gateway(certs: DevCertificate, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A gateway with the default policy (and high rate limits), shared by the run."""
-    gw = make_gateway(certs)
+    gw = make_gateway(certs, workdir=tmp_path_factory.mktemp("gateway"))
     gw.start()
     yield gw
     gw.stop()
 
 
 @pytest.fixture
-def start_gateway(certs: DevCertificate) -> Iterator[Callable[..., Gateway]]:
+def start_gateway(
+    certs: DevCertificate, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Gateway]]:
     """Start a gateway with config overrides for one test; stopped after it."""
     started: list[Gateway] = []
 
     def start(overrides: dict[str, dict[str, Any]] | None = None, **kw: Any) -> Gateway:
+        kw.setdefault("workdir", tmp_path_factory.mktemp("gateway"))
         gw = make_gateway(certs, overrides, **kw)
         gw.start()
         started.append(gw)

@@ -177,7 +177,10 @@ class Gateway:
 
 
 def make_gateway(
-    certs: Any, overrides: dict[str, dict[str, Any]] | None = None, **kw: Any
+    certs: Any,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    workdir: Path | None = None,
+    **kw: Any,
 ) -> Gateway:
-    workdir = Path(tempfile.mkdtemp(prefix="gw-test-"))
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="gw-test-"))
     return Gateway(port=free_port(), workdir=workdir, certs=certs, overrides=overrides or {}, **kw)

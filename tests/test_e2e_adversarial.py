@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 from collections.abc import Callable
@@ -217,6 +218,8 @@ async def test_slowloris_holding_headers_open_is_dropped_and_blocks_nobody(
         assert loop.time() - started <= 10
         for _, writer in holders:
             writer.close()
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await writer.wait_closed()
     # A fresh client: the idle timeout also closed the first one's keep-alive connection.
     async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
         await bystander_still_receives(client, gw, watcher, token)
@@ -247,6 +250,8 @@ async def test_tls_handshake_garbage_does_not_hurt_the_listener(
         async with asyncio.timeout(10):
             await reader.read(65536)
         writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await writer.wait_closed()
     ctx = ssl.create_default_context(cafile=str(gateway.certs.ca_file))
     async with httpx.AsyncClient(verify=ctx) as fresh:
         assert (await fresh.get(f"{gateway.base}/health")).status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import ssl
@@ -36,6 +37,8 @@ async def handshake(gateway: Gateway, ctx: ssl.SSLContext) -> ssl.SSLObject:
     )
     obj = writer.get_extra_info("ssl_object")
     writer.close()
+    with contextlib.suppress(ConnectionError, ssl.SSLError):
+        await writer.wait_closed()
     return obj  # type: ignore[no-any-return]
 
 
@@ -159,6 +162,8 @@ async def test_silent_connection_is_dropped_and_answering_one_kept(
                 pass  # the upgrade response, SESSION_INFO and pings, until EOF
         silent_for = loop.time() - started
         writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await writer.wait_closed()
         assert 1.5 <= silent_for <= 6
         await alive.send('{"type":"PING"}')
         assert json.loads(await alive.recv())["type"] == "PONG"

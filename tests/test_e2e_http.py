@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import ssl
 import time
 from typing import Any
 
@@ -330,6 +332,8 @@ async def raw_request(gateway: Gateway, head: str, body: bytes = b"") -> bytes:
             return await reader.read(65536)
     finally:
         writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await writer.wait_closed()
 
 
 async def test_body_over_the_limit_is_413_before_it_is_read(

@@ -153,21 +153,18 @@ async def _read(svc: Services, viewer: Viewer) -> None:
     A message over ``ws_messages_per_connection`` ends the connection with 4429
     before it is answered.
     """
-    connection = str(id(viewer))
-    try:
-        while True:
-            message = await websocket.receive()
-            if isinstance(message, bytes):
-                viewer.finish(Farewell(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted"))
-                return
-            try:
-                await svc.limiter.hit("ws_messages_per_connection", connection)
-            except RateLimited as exc:
-                viewer.finish(Farewell(exc.close_code, "rate limit: messages per connection"))
-                return
-            _answer(viewer, message)
-    finally:
-        await svc.limiter.forget("ws_messages_per_connection", connection)
+    connection = svc.limiter.connection_id()
+    while True:
+        message = await websocket.receive()
+        if isinstance(message, bytes):
+            viewer.finish(Farewell(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted"))
+            return
+        try:
+            await svc.limiter.hit("ws_messages_per_connection", connection)
+        except RateLimited as exc:
+            viewer.finish(Farewell(exc.close_code, "rate limit: messages per connection"))
+            return
+        _answer(viewer, message)
 
 
 def _answer(viewer: Viewer, message: str) -> None:
