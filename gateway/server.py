@@ -105,6 +105,7 @@ async def serve(app: Quart, settings: Settings) -> None:
         metrics_config.bind = [settings.metrics.bind]
         metrics_config.accesslog = None
         metrics_config.include_server_header = False
+        metrics_config.errorlog = logging.getLogger("hypercorn.error")
         servers.append(
             hypercorn_serve(
                 metrics_app(services.metrics), metrics_config, shutdown_trigger=stop.wait
