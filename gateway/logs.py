@@ -69,22 +69,22 @@ class PeerErrorFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if exc is not None and _is_peer_error(exc):
+        if exc is not None and is_peer_error(exc):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True
 
 
-def _is_peer_error(exc: BaseException) -> bool:
+def is_peer_error(exc: BaseException) -> bool:
     if isinstance(exc, BaseExceptionGroup):
-        return all(_is_peer_error(e) for e in exc.exceptions)
+        return all(is_peer_error(e) for e in exc.exceptions)
     return isinstance(exc, PEER_ERRORS)
 
 
 def loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     """asyncio's last-resort handler, minus the noise of dropped and cancelled connections."""
     exc = context.get("exception")
-    if exc is not None and _is_peer_error(exc):
+    if exc is not None and is_peer_error(exc):
         logging.getLogger("gateway.connections").debug(
             "connection ended abruptly", extra={"event": "peer_error", "error": type(exc).__name__}
         )

@@ -20,7 +20,7 @@ from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
 from .config import Settings
-from .logs import loop_exception_handler
+from .logs import is_peer_error, loop_exception_handler
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .transport.state import EXTENSION, Services
@@ -54,7 +54,11 @@ def hypercorn_config(settings: Settings) -> Config:
     # WebSocket over HTTP/2 (RFC 8441) has open Hypercorn bugs (#329, #370): keep h1.
     config.alpn_protocols = ["http/1.1"]
     ws = settings.websocket
-    config.websocket_max_message_size = ws.max_message_bytes
+    # The app closes a message over max_message_bytes with 1009 itself (transport/ws.py),
+    # releasing the viewer at once. Hypercorn's own limit stays as a backstop well above
+    # it: when Hypercorn sends that 1009 it stops reading the connection (the client's
+    # close reply is never processed) and the viewer lingers until the idle timeout.
+    config.websocket_max_message_size = max(4 * ws.max_message_bytes, 65536)
     config.websocket_ping_interval = ws.ping_interval_seconds
     # Any bytes from the client (a pong too) reset the read timeout: SPEC §4's idle rule.
     config.read_timeout = int(ws.idle_timeout_seconds) or 1
@@ -112,7 +116,15 @@ async def serve(app: Quart, settings: Settings) -> None:
             )
         )
         log.info("metrics", extra={"event": "metrics_listening", "bind": settings.metrics.bind})
-    await asyncio.gather(*servers)
+    results = await asyncio.gather(*servers, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            # A peer that answers after the TLS close (APPLICATION_DATA_AFTER_CLOSE_NOTIFY)
+            # surfaces here from Hypercorn's connection close during shutdown.
+            if stop.is_set() and is_peer_error(result):
+                log.debug("peer error at shutdown", extra={"event": "shutdown_peer_error"})
+                continue
+            raise result
 
 
 def metrics_app(metrics: Metrics) -> Any:

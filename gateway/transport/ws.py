@@ -29,6 +29,7 @@ viewer_ws = Blueprint("ws", __name__)
 
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TOO_BIG = 1009
 #: How long a last message (SESSION_EXPIRED) may take to leave before the close.
 FINAL_SEND_SECONDS = 2.0
 
@@ -109,6 +110,9 @@ async def _serve(
         reader.cancel()
         writer.cancel()
         await asyncio.gather(reader, writer, return_exceptions=True)
+    # Leave before closing: a viewer that does not read may never let the close frame
+    # out, and it must stop counting (delivered, viewers, max_viewers) at once.
+    await svc.hub.leave(viewer)
     await _close(farewell)
     return farewell.code
 
@@ -127,11 +131,16 @@ def _task_ended(viewer: Viewer, task: asyncio.Task[None]) -> None:
 
 
 async def _close(farewell: Farewell) -> None:
-    if farewell.final is not None:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(FINAL_SEND_SECONDS):
+    """Send the last message and the close frame, each bounded in time.
+
+    A peer that stopped reading never drains them; after the bound the handler returns
+    and the idle timeout (``read_timeout``) closes the TCP connection.
+    """
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(FINAL_SEND_SECONDS):
+            if farewell.final is not None:
                 await websocket.send(farewell.final)
-    await websocket.close(farewell.code, farewell.reason)
+            await websocket.close(farewell.code, farewell.reason)
 
 
 async def _write(viewer: Viewer, last_seq: int) -> None:
@@ -158,6 +167,9 @@ async def _read(svc: Services, viewer: Viewer) -> None:
         message = await websocket.receive()
         if isinstance(message, bytes):
             viewer.finish(Farewell(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted"))
+            return
+        if len(message) > svc.settings.websocket.max_message_bytes:
+            viewer.finish(Farewell(CLOSE_TOO_BIG, "message too big"))
             return
         try:
             await svc.limiter.hit("ws_messages_per_connection", connection)
