@@ -18,9 +18,11 @@ from .config import JWTKey, Settings, load_jwt_keys
 from .hub import Hub
 from .logs import redact_path
 from .metrics import Metrics
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, storage_for
 from .transport import problems
 from .transport.http import api
+from .transport.openapi import GatewayOpenAPIProvider
+from .transport.pages import pages
 from .transport.state import EXTENSION, Services
 from .transport.ws import viewer_ws
 
@@ -37,7 +39,10 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
     keys = jwt_keys if jwt_keys is not None else load_jwt_keys(settings)
     broker = create_broker(settings.broker.url, timeout_seconds=settings.broker.timeout_seconds)
     hub = Hub(settings, broker)
-    limiter = RateLimiter(settings.rate_limits)
+    timeout = settings.broker.timeout_seconds
+    limiter = RateLimiter(
+        settings.rate_limits, storage_for(settings.broker.url, timeout), timeout=timeout
+    )
     metrics = Metrics(hub, limiter)
 
     app = Quart("gateway", static_folder=None)
@@ -61,9 +66,11 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
         scalar_ui_path=None,
         info=Info(title="Payment QR Gateway", version=__version__),
         security_schemes={"ApiKey": APIKeySecurityScheme(in_="header", name="X-API-Key")},
+        openapi_provider_class=GatewayOpenAPIProvider,
     )
     app.register_blueprint(api)
     app.register_blueprint(viewer_ws)
+    app.register_blueprint(pages)
     problems.register(app)
     if settings.cors.allowed_origins:
         # The viewer socket is exempt (transport/ws.py): its Origin rule is SPEC §4's.

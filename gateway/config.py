@@ -231,8 +231,7 @@ class WebSocketSettings(Section):
 
 
 class BrokerSettings(Section):
-    # The Redis broker (redis://, rediss://) is not part of this version yet.
-    url: Literal["memory://"] = "memory://"
+    url: str = Field(default="memory://", pattern=r"^(memory://|rediss?://[^\s]+)$")
     timeout_seconds: float = Field(default=2, gt=0, le=60)
 
 

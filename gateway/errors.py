@@ -16,7 +16,7 @@
     ├── UnsupportedMediaType          415
     ├── ValidationFailed              422 (with ``errors``)
     ├── RateLimited                   429 / 4429
-    └── BrokerUnavailable             503
+    └── BrokerUnavailable             503 / 1013 (try again later)
 
 Transport renders them as RFC 9457 problem details or as a WebSocket close; nothing
 else in the code decides a status.
@@ -179,7 +179,7 @@ class RateLimited(GatewayError):
 class BrokerUnavailable(GatewayError):
     """Raised when the broker cannot be reached within ``broker.timeout_seconds``."""
 
-    status, title, slug = 503, "Service Unavailable", "broker-unavailable"
+    status, close_code, title, slug = 503, 1013, "Service Unavailable", "broker-unavailable"
 
 
 class ShuttingDown(GatewayError):

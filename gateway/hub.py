@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from .broker import Broker, IdempotencyRecord, SessionRecord
+from .broker import Broker, IdempotencyRecord, Publication, SessionRecord
 from .config import Settings
 from .errors import (
     BrokerUnavailable,
@@ -110,6 +110,7 @@ class Hub:
         self._viewers: dict[str, set[Viewer]] = {}
         self._reported: dict[str, int] = {}
         self._empty = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
         self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._timeout = settings.broker.timeout_seconds
@@ -117,7 +118,7 @@ class Hub:
     # --- lifecycle -----------------------------------------------------------
 
     async def start(self) -> None:
-        await self.broker.start(self._deliver)
+        await self.broker.start(self._deliver, self._resubscribed)
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="gateway-sweeper")
 
     async def stop(self) -> None:
@@ -127,6 +128,10 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
+        for task in tuple(self._background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for timer in self._expiry_timers.values():
             timer.cancel()
         self._expiry_timers.clear()
@@ -225,18 +230,28 @@ class Hub:
         when the message was published.
         """
         sid = record.session_id
-        seq: int = await self._call(self.broker.next_seq(sid))
-        now = self.clock()
+        ts = format_epoch(self.clock())
         if payload is not None:
-            wire = {"seq": seq, **payload}
-            text = server_message("PAYMENT_DATA", wire, now=now)
-            stored: str | None = orjson.dumps(wire).decode()
+            body = orjson.dumps(payload).decode()
+            # '{"seq":N' + the payload's own fields: serialized once, seq spliced in.
+            data_tail = "," + body[1:] if body != "{}" else "}"
+            message = Publication(
+                text_head=f'{{"type":"PAYMENT_DATA","ts":"{ts}","payload":{{"seq":',
+                text_tail=data_tail + "}",
+                data_tail=data_tail,
+                linger_seconds=self.settings.sessions.data_linger_seconds,
+            )
         else:
-            text = server_message("PAYMENT_CLEARED", {"seq": seq, "reason": reason}, now=now)
-            stored = None
-        await self._call(self.broker.store_data(sid, seq, stored, now))
+            message = Publication(
+                text_head=f'{{"type":"PAYMENT_CLEARED","ts":"{ts}","payload":{{"seq":',
+                text_tail=f',"reason":{orjson.dumps(reason).decode()}}}}}',
+                data_tail=None,
+                linger_seconds=self.settings.sessions.data_linger_seconds,
+            )
         delivered = await self.viewer_count(sid)
-        await self._call(self.broker.publish(sid, seq, text))
+        seq: int | None = await self._call(self.broker.publish(sid, message, self.clock()))
+        if seq is None:
+            raise SessionExpired("the session has expired")
         self.published += 1
         self.delivered += delivered
         return seq, delivered
@@ -299,7 +314,11 @@ class Hub:
         self._reported[session_id] = count
         if not count:
             del self._reported[session_id]
-        await self._call(self.broker.set_viewers(session_id, count, self.clock()))
+        await self._call(
+            self.broker.set_viewers(
+                session_id, count, self.clock(), self.settings.sessions.data_linger_seconds
+            )
+        )
 
     def _deliver(self, session_id: str, seq: int, text: str) -> None:
         """Called by the broker for each message: offer it to every local viewer."""
@@ -307,6 +326,27 @@ class Hub:
         for viewer in tuple(self._viewers.get(session_id, ())):
             if not viewer.offer(item):
                 self.slow_consumers += 1
+
+    def _resubscribed(self) -> None:
+        """The broker's subscription came back: catch local viewers up from stored data."""
+        task = asyncio.create_task(self._catch_up(), name="gateway-catch-up")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _catch_up(self) -> None:
+        for session_id in list(self._viewers):
+            try:
+                record = await self._call(self.broker.get_session(session_id))
+            except GatewayError:
+                return
+            if record is not None and record.data is not None:
+                seq = int(orjson.loads(record.data)["seq"])
+                ts = format_epoch(self.clock())
+                self._deliver(
+                    session_id,
+                    seq,
+                    f'{{"type":"PAYMENT_DATA","ts":"{ts}","payload":{record.data}}}',
+                )
 
     def _arm_expiry(self, session_id: str, expires_at: float) -> None:
         if session_id in self._expiry_timers:

@@ -4,22 +4,29 @@ Strategy: moving window. Every quota here is small (tens per minute per IP, toke
 connection), so keeping one timestamp per hit costs little, and the moving window is
 exact: no burst of twice the quota across a window edge (fixed window), and no
 approximation an attacker can probe at the start of a bucket (sliding-window counter
-on the memory backend). Per-connection message limits always stay in this process
-(no network round trip per message).
+on the memory backend). With a Redis broker the HTTP and connect limits live in that
+Redis, so a quota holds across instances; per-connection message limits always stay
+in this process (no network round trip per message).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import limits
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from .config import RateLimitSettings
-from .errors import RateLimited
+from .errors import BrokerUnavailable, RateLimited
+
+T = TypeVar("T")
 
 RULES = (
     "token_generate_per_ip",
@@ -35,8 +42,11 @@ LOCAL_RULES = frozenset({"ws_messages_per_connection"})
 class RateLimiter:
     """Checks and counts hits per rule and identifier; raises :class:`RateLimited`."""
 
-    def __init__(self, settings: RateLimitSettings, storage: Storage | None = None) -> None:
+    def __init__(
+        self, settings: RateLimitSettings, storage: Storage | None = None, timeout: float = 2.0
+    ) -> None:
         self.enabled = settings.enabled
+        self._timeout = timeout
         self._items = {rule: limits.parse(getattr(settings, rule)) for rule in RULES}
         self._shared = MovingWindowRateLimiter(storage or MemoryStorage())
         self._local = MovingWindowRateLimiter(MemoryStorage())
@@ -49,13 +59,33 @@ class RateLimiter:
         if not self.enabled:
             return
         item = self._items[rule]
-        limiter = self._local if rule in LOCAL_RULES else self._shared
-        if await limiter.hit(item, rule, identifier):
+        if rule in LOCAL_RULES:
+            limiter = self._local
+            allowed = await limiter.hit(item, rule, identifier)
+        else:
+            limiter = self._shared
+            allowed = await self._shared_call(limiter.hit(item, rule, identifier))
+        if allowed:
             return
-        stats = await limiter.get_window_stats(item, rule, identifier)
+        stats = await self._shared_call(limiter.get_window_stats(item, rule, identifier))
         self.rejected[rule] += 1
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(rule, item.amount, item.get_expiry(), retry_after)
+
+    async def _shared_call(self, call: Awaitable[T]) -> T:
+        """A call to the shared storage: a Redis that fails or hangs becomes a 503."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await call
+        except TimeoutError:
+            raise BrokerUnavailable("the rate limit storage did not answer in time") from None
+        except (ConnectionError, OSError) as exc:
+            raise BrokerUnavailable("the rate limit storage is unreachable") from exc
+        except Exception as exc:
+            # limits passes the driver's own errors through (redis.exceptions.*).
+            if type(exc).__module__.startswith("redis"):
+                raise BrokerUnavailable("the rate limit storage is unreachable") from exc
+            raise
 
     def connection_id(self) -> str:
         """A process-unique identifier for ``ws_messages_per_connection``.
@@ -64,3 +94,17 @@ class RateLimiter:
         one's window; the windows expire by themselves after their period.
         """
         return str(next(self._connections))
+
+
+def storage_for(broker_url: str, timeout: float) -> Storage | None:
+    """Shared storage for the HTTP and connect limits: the broker's Redis, if any."""
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return None
+    storage = storage_from_string(
+        "async+" + broker_url,
+        implementation="redispy",
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+    )
+    assert isinstance(storage, Storage)
+    return storage

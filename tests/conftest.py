@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 
 from gateway.certs import DevCertificate, make_dev_certificate
 
-from .gatewayproc import Gateway, make_gateway
+from .gatewayproc import Gateway, RedisServer, make_gateway
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +55,25 @@ async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTPS client for the shared gateway, trusting the test CA."""
     async with httpx.AsyncClient(base_url=gateway.base, verify=gateway.ssl_context) as c:
         yield c
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RedisServer]]:
+    """Start real ``redis-server`` processes on free ports; skipped (never in CI) without one."""
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not on PATH, and CI must run the Redis tests")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    started: list[RedisServer] = []
+
+    def start(persistent: bool = False) -> RedisServer:
+        server = RedisServer(tmp_path_factory.mktemp("redis"), persistent=persistent)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc is not None:
+            server.resume()
+        server.kill()

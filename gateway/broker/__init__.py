@@ -1,10 +1,10 @@
-"""Brokers by URL scheme: ``memory://`` (embedded) and, later, ``redis://``."""
+"""Brokers by URL scheme: ``memory://`` (embedded), ``redis://`` and ``rediss://``."""
 
 from __future__ import annotations
 
-from .base import Broker, IdempotencyRecord, SessionRecord
+from .base import Broker, IdempotencyRecord, Publication, SessionRecord
 
-__all__ = ["Broker", "IdempotencyRecord", "SessionRecord", "create_broker"]
+__all__ = ["Broker", "IdempotencyRecord", "Publication", "SessionRecord", "create_broker"]
 
 
 def create_broker(url: str, *, timeout_seconds: float) -> Broker:
@@ -13,4 +13,8 @@ def create_broker(url: str, *, timeout_seconds: float) -> Broker:
         from .memory import MemoryBroker
 
         return MemoryBroker()
+    if url.startswith(("redis://", "rediss://")):
+        from .redis import RedisBroker
+
+        return RedisBroker(url, timeout_seconds=timeout_seconds)
     raise ValueError(f"broker.url: unsupported scheme in {url.split('://')[0]!r}")

@@ -36,6 +36,29 @@ class SessionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Publication:
+    """A server message whose ``seq`` the broker assigns when it publishes it.
+
+    The text viewers receive is ``text_head + str(seq) + text_tail``; the late-join
+    payload kept for the session is ``'{"seq":' + str(seq) + data_tail``, or nothing
+    when ``data_tail`` is None (a clear). Assigning ``seq``, storing the data and
+    publishing happen as one step, so every instance sees messages in ``seq`` order.
+    """
+
+    text_head: str
+    text_tail: str
+    data_tail: str | None
+    #: How long the data stays once no viewer watches (``sessions.data_linger_seconds``).
+    linger_seconds: float
+
+    def text(self, seq: int) -> str:
+        return f"{self.text_head}{seq}{self.text_tail}"
+
+    def data(self, seq: int) -> str | None:
+        return None if self.data_tail is None else f'{{"seq":{seq}{self.data_tail}'
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     """What a first request with an ``Idempotency-Key`` answered (``status`` 0: in flight)."""
 
@@ -51,8 +74,14 @@ class Broker(ABC):
     name: str
 
     @abstractmethod
-    async def start(self, deliver: Deliver) -> None:
-        """Connect, and call ``deliver`` for every message any instance publishes."""
+    async def start(
+        self, deliver: Deliver, on_resubscribe: Callable[[], None] | None = None
+    ) -> None:
+        """Connect, and call ``deliver`` for every message any instance publishes.
+
+        ``on_resubscribe`` is called after a lost subscription is restored, since
+        messages published meanwhile never arrive.
+        """
 
     @abstractmethod
     async def stop(self) -> None:
@@ -71,19 +100,14 @@ class Broker(ABC):
         """The stored record, or None when unknown or swept."""
 
     @abstractmethod
-    async def next_seq(self, session_id: str) -> int:
-        """Increment and return the session's ``seq`` (monotonic across instances)."""
+    async def publish(self, session_id: str, message: Publication, now: float) -> int | None:
+        """Assign the next ``seq``, keep the late-join data and deliver the message to
+        every instance, as one step; return the ``seq``, or None if the session is gone."""
 
     @abstractmethod
-    async def store_data(self, session_id: str, seq: int, data: str | None, now: float) -> None:
-        """Keep ``data`` (None clears it) as the late-join payload, unless a newer seq is stored."""
-
-    @abstractmethod
-    async def publish(self, session_id: str, seq: int, text: str) -> None:
-        """Carry one serialized server message to every instance's ``deliver``."""
-
-    @abstractmethod
-    async def set_viewers(self, session_id: str, count: int, now: float) -> None:
+    async def set_viewers(
+        self, session_id: str, count: int, now: float, linger_seconds: float
+    ) -> None:
         """Record how many viewers this instance holds for the session (0 starts the linger)."""
 
     @abstractmethod

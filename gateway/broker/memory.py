@@ -8,8 +8,9 @@ under asyncio.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from .base import Broker, Deliver, IdempotencyRecord, SessionRecord
+from .base import Broker, Deliver, IdempotencyRecord, Publication, SessionRecord
 
 
 class MemoryBroker(Broker):
@@ -21,7 +22,9 @@ class MemoryBroker(Broker):
         self._idempotency: dict[str, tuple[float, IdempotencyRecord]] = {}
         self._deliver: Deliver | None = None
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(
+        self, deliver: Deliver, on_resubscribe: Callable[[], None] | None = None
+    ) -> None:
         self._deliver = deliver
 
     async def stop(self) -> None:
@@ -39,24 +42,21 @@ class MemoryBroker(Broker):
     async def get_session(self, session_id: str) -> SessionRecord | None:
         return self._sessions.get(session_id)
 
-    async def next_seq(self, session_id: str) -> int:
-        record = self._sessions[session_id]
-        self._sessions[session_id] = record = record.evolve(seq=record.seq + 1)
-        return record.seq
-
-    async def store_data(self, session_id: str, seq: int, data: str | None, now: float) -> None:
+    async def publish(self, session_id: str, message: Publication, now: float) -> int | None:
         record = self._sessions.get(session_id)
-        if record is None or record.seq > seq:
-            return
+        if record is None:
+            return None
+        seq = record.seq + 1
         self._sessions[session_id] = record.evolve(
-            data=data, last_published_at=now, linger_from=now
+            seq=seq, data=message.data(seq), last_published_at=now, linger_from=now
         )
-
-    async def publish(self, session_id: str, seq: int, text: str) -> None:
         if self._deliver is not None:
-            self._deliver(session_id, seq, text)
+            self._deliver(session_id, seq, message.text(seq))
+        return seq
 
-    async def set_viewers(self, session_id: str, count: int, now: float) -> None:
+    async def set_viewers(
+        self, session_id: str, count: int, now: float, linger_seconds: float
+    ) -> None:
         if count:
             self._viewers[session_id] = count
             return

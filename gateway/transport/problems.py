@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import orjson
@@ -50,7 +49,7 @@ def _from_http_exception(exc: HTTPException) -> GatewayError:
     return error
 
 
-async def settle_body() -> None:
+async def settle_body() -> bool:
     """Receive the rest of a small request body before answering early.
 
     An error raised before the handler read the body (401, 403, 415) would otherwise
@@ -59,14 +58,26 @@ async def settle_body() -> None:
     body over MAX_CONTENT_LENGTH is not waited for: that connection closes anyway.
     """
     if not has_request_context() or request.method not in ("POST", "PUT", "PATCH"):
-        return
+        return True
     length = request.content_length
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if length is None or limit is None or length > limit:
-        return
-    with contextlib.suppress(Exception):
+        return False
+    try:
         async with asyncio.timeout(SETTLE_SECONDS):
             await request.get_data()
+    except Exception:
+        return False
+    return True
+
+
+def _early_answer(error: GatewayError, settled: bool) -> Response:
+    response = problem_response(error)
+    if not settled or isinstance(error, PayloadTooLarge):
+        # The body was not read to its end, so this connection cannot carry another
+        # request: say so rather than let a keep-alive client find a closed socket.
+        response.headers["Connection"] = "close"
+    return response
 
 
 def register(app: Quart) -> None:
@@ -74,13 +85,11 @@ def register(app: Quart) -> None:
 
     @app.errorhandler(GatewayError)
     async def _gateway_error(error: GatewayError) -> Response:
-        await settle_body()
-        return problem_response(error)
+        return _early_answer(error, await settle_body())
 
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:
-        await settle_body()
-        return problem_response(_from_http_exception(error))
+        return _early_answer(_from_http_exception(error), await settle_body())
 
     @app.errorhandler(Exception)
     async def _unexpected(error: Exception) -> Response:

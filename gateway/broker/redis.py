@@ -1,0 +1,430 @@
+"""The Redis broker (``redis://``, ``rediss://``): sessions shared by every instance.
+
+Keys (``gw:`` prefix): ``s:<id>`` the session hash, expiring at the session's end;
+``d:<id>`` the late-join data, expiring ``data_linger_seconds`` after the last viewer
+left or the last publish (extended while viewers watch); ``v:<id>`` viewers per
+instance as ``count:deadline_ms``, so a dead instance stops counting once its
+deadline passes; ``sessions`` a sorted set by expiry for counting and capacity;
+``i:<scope>`` idempotency records. Assigning ``seq``, storing the data and
+``PUBLISH`` run in one Lua script, so every instance receives a session's messages
+in ``seq`` order. Each instance holds one pub/sub connection on one channel.
+
+Every Redis failure surfaces as :class:`BrokerUnavailable` (503); the subscriber
+reconnects by itself, and /health reports it while it is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from ..errors import BrokerUnavailable
+from .base import Broker, Deliver, IdempotencyRecord, Publication, SessionRecord
+
+log = logging.getLogger("gateway.broker.redis")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: How often this instance re-asserts its viewer counts; a count lives three times this.
+REFRESH_SECONDS = 5.0
+
+_COUNT_LIVE = """
+local function count_live(key, now_ms)
+  local total = 0
+  local entries = redis.call('HGETALL', key)
+  for i = 2, #entries, 2 do
+    local count, deadline = string.match(entries[i], '^(%d+):(%d+)$')
+    if count and tonumber(deadline) > now_ms then total = total + tonumber(count) end
+  end
+  return total
+end
+"""
+
+# KEYS: session, sessions-zset. ARGV: id, key_id, created_at, expires_at,
+# expires_at_ms, now_ms, max_sessions.
+_CREATE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[7]) then return 0 end
+redis.call('HSET', KEYS[1], 'key_id', ARGV[2], 'created_at', ARGV[3],
+           'expires_at', ARGV[4], 'seq', 0)
+redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+return 1
+"""
+
+# KEYS: session, data, viewers. ARGV: channel, id, text_head, text_tail, data_tail,
+# has_data, now, now_ms, linger_ms, keep_ms.
+_PUBLISH = (
+    _COUNT_LIVE
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSET', KEYS[1], 'last_published_at', ARGV[7], 'linger_from', ARGV[7])
+if ARGV[6] == '1' then
+  local ttl = tonumber(ARGV[9])
+  if count_live(KEYS[3], tonumber(ARGV[8])) > 0 then ttl = math.max(ttl, tonumber(ARGV[10])) end
+  if ttl > 0 then
+    redis.call('SET', KEYS[2], '{"seq":' .. seq .. ARGV[5], 'PX', ttl)
+  else
+    redis.call('DEL', KEYS[2])
+  end
+else
+  redis.call('DEL', KEYS[2])
+end
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\\n' .. seq .. '\\n' .. ARGV[3] .. seq .. ARGV[4])
+return seq
+"""
+)
+
+# KEYS: viewers, data, session. ARGV: instance, count, deadline_ms, now_ms, linger_ms,
+# keep_ms, now.
+_SET_VIEWERS = (
+    _COUNT_LIVE
+    + """
+if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+  local pttl = redis.call('PTTL', KEYS[3])
+  if pttl > 0 then redis.call('PEXPIRE', KEYS[1], pttl) end
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+local total = count_live(KEYS[1], tonumber(ARGV[4]))
+if total > 0 then
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    local keep = math.max(tonumber(ARGV[5]), tonumber(ARGV[6]))
+    if redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
+  end
+elseif tonumber(ARGV[2]) == 0 then
+  -- The last viewer left: the linger starts now.
+  redis.call('HSET', KEYS[3], 'linger_from', ARGV[7])
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    if tonumber(ARGV[5]) > 0 then
+      redis.call('PEXPIRE', KEYS[2], ARGV[5])
+    else
+      redis.call('DEL', KEYS[2])
+    end
+  end
+end
+return total
+"""
+)
+
+
+def _unavailable(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Wrap Redis driver errors at the boundary: callers see BrokerUnavailable only."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(f"Redis is unreachable ({type(exc).__name__})") from exc
+
+    return wrapper
+
+
+class RedisBroker(Broker):
+    name = "redis"
+
+    def __init__(self, url: str, *, timeout_seconds: float, prefix: str = "gw:") -> None:
+        self._url = url
+        self._prefix = prefix
+        self._channel = prefix + "events"
+        self._instance = uuid.uuid4().hex
+        self._timeout = timeout_seconds
+        self._client: aioredis.Redis = aioredis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+        )
+        self._create = self._client.register_script(_CREATE)
+        self._publish = self._client.register_script(_PUBLISH)
+        self._set_viewers = self._client.register_script(_SET_VIEWERS)
+        self._deliver: Deliver | None = None
+        self._on_resubscribe: Callable[[], None] | None = None
+        self._subscribed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        #: What this instance last reported per session, re-asserted every REFRESH_SECONDS.
+        self._reported: dict[str, tuple[int, float]] = {}
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self._prefix}{kind}:{name}"
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(
+        self, deliver: Deliver, on_resubscribe: Callable[[], None] | None = None
+    ) -> None:
+        """Start the subscriber and the refresher; a Redis that is down now is not fatal.
+
+        Messages published while the subscription was down are not replayed by Redis;
+        ``on_resubscribe`` lets the hub catch its viewers up from the stored data.
+        """
+        self._deliver = deliver
+        self._on_resubscribe = on_resubscribe
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="redis-subscriber"),
+            asyncio.create_task(self._refresh_forever(), name="redis-viewer-refresh"),
+        ]
+
+    async def stop(self) -> None:
+        self._deliver = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        with contextlib.suppress(RedisError, OSError):
+            await self._client.aclose()
+
+    @_unavailable
+    async def check(self) -> None:
+        await self._client.ping()
+        if not self._subscribed.is_set():
+            raise BrokerUnavailable("the Redis subscription is down (reconnecting)")
+
+    # --- the subscriber ----------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Hold one pub/sub connection; reconnect with backoff while Redis is away."""
+        backoff = 0.1
+        first = True
+        while True:
+            # No socket timeout on the subscriber: it waits for messages indefinitely;
+            # health checks notice a dead connection.
+            client = aioredis.Redis.from_url(
+                self._url,
+                decode_responses=True,
+                socket_connect_timeout=self._timeout,
+                health_check_interval=REFRESH_SECONDS,
+            )
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self._subscribed.set()
+                if not first:
+                    log.info("resubscribed", extra={"event": "redis_resubscribed"})
+                    if self._on_resubscribe is not None:
+                        self._on_resubscribe()
+                first = False
+                backoff = 0.1
+                while True:
+                    message = await pubsub.get_message(timeout=REFRESH_SECONDS)
+                    if message is not None and message.get("type") == "message":
+                        self._dispatch(message["data"])
+            except (RedisError, OSError) as exc:
+                if self._subscribed.is_set():
+                    log.warning(
+                        "subscription lost",
+                        extra={"event": "redis_subscription_lost", "error": type(exc).__name__},
+                    )
+                self._subscribed.clear()
+                first = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                with contextlib.suppress(RedisError, OSError, RuntimeError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                with contextlib.suppress(RedisError, OSError, RuntimeError):
+                    await client.aclose()
+
+    def _dispatch(self, raw: str) -> None:
+        session_id, seq, text = raw.split("\n", 2)
+        if self._deliver is not None:
+            self._deliver(session_id, int(seq), text)
+
+    async def _refresh_forever(self) -> None:
+        """Re-assert this instance's viewer counts before they lapse."""
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            for session_id, (count, linger) in list(self._reported.items()):
+                with contextlib.suppress(BrokerUnavailable):
+                    await self._write_viewers(session_id, count, linger)
+
+    # --- sessions ------------------------------------------------------------------
+
+    @_unavailable
+    async def create_session(self, record: SessionRecord, *, max_sessions: int) -> bool:
+        created = await self._create(
+            keys=[self._key("s", record.session_id), self._prefix + "sessions"],
+            args=[
+                record.session_id,
+                record.key_id,
+                repr(record.created_at),
+                repr(record.expires_at),
+                int(record.expires_at * 1000),
+                _now_ms(record.created_at),
+                max_sessions,
+            ],
+        )
+        return bool(created)
+
+    @_unavailable
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._key("s", session_id))
+            pipe.get(self._key("d", session_id))
+            fields, data = await pipe.execute()
+        if not fields:
+            return None
+        return SessionRecord(
+            session_id=session_id,
+            key_id=fields["key_id"],
+            created_at=float(fields["created_at"]),
+            expires_at=float(fields["expires_at"]),
+            seq=int(fields.get("seq", 0)),
+            data=data,
+            last_published_at=_float(fields.get("last_published_at")),
+            linger_from=_float(fields.get("linger_from")),
+        )
+
+    @_unavailable
+    async def publish(self, session_id: str, message: Publication, now: float) -> int | None:
+        seq = await self._publish(
+            keys=[
+                self._key("s", session_id),
+                self._key("d", session_id),
+                self._key("v", session_id),
+            ],
+            args=[
+                self._channel,
+                session_id,
+                message.text_head,
+                message.text_tail,
+                message.data_tail or "",
+                "0" if message.data_tail is None else "1",
+                repr(now),
+                _now_ms(now),
+                int(message.linger_seconds * 1000),
+                int(3 * REFRESH_SECONDS * 1000),
+            ],
+        )
+        return None if int(seq) < 0 else int(seq)
+
+    async def set_viewers(
+        self, session_id: str, count: int, now: float, linger_seconds: float
+    ) -> None:
+        if count:
+            self._reported[session_id] = (count, linger_seconds)
+        else:
+            self._reported.pop(session_id, None)
+        await self._write_viewers(session_id, count, linger_seconds, now)
+
+    @_unavailable
+    async def _write_viewers(
+        self, session_id: str, count: int, linger_seconds: float, now: float | None = None
+    ) -> None:
+        moment = _clock() if now is None else now
+        total = await self._set_viewers(
+            keys=[
+                self._key("v", session_id),
+                self._key("d", session_id),
+                self._key("s", session_id),
+            ],
+            args=[
+                self._instance,
+                count,
+                _now_ms(moment) + int(3 * REFRESH_SECONDS * 1000),
+                _now_ms(moment),
+                int(linger_seconds * 1000),
+                int(3 * REFRESH_SECONDS * 1000),
+                repr(moment),
+            ],
+        )
+        if int(total) < 0:
+            self._reported.pop(session_id, None)  # the session is gone
+
+    @_unavailable
+    async def count_viewers(self, session_id: str) -> int:
+        entries = await self._client.hgetall(self._key("v", session_id))
+        now_ms = _now_ms(_clock())
+        total = 0
+        for raw in entries.values():
+            value = raw if isinstance(raw, str) else raw.decode()
+            count, _, deadline = value.partition(":")
+            if count.isdigit() and deadline.isdigit() and int(deadline) > now_ms:
+                total += int(count)
+        return total
+
+    # --- idempotency -----------------------------------------------------------------
+
+    @_unavailable
+    async def claim_idempotency(
+        self, scope: str, record: IdempotencyRecord, ttl_seconds: float
+    ) -> IdempotencyRecord | None:
+        key = self._key("i", scope)
+        ttl_ms = max(1, int(ttl_seconds * 1000))
+        if await self._client.set(key, _encode(record), nx=True, px=ttl_ms):
+            return None
+        held = await self._client.get(key)
+        if held is None:  # expired in between: claim again
+            await self._client.set(key, _encode(record), px=ttl_ms)
+            return None
+        return _decode(held if isinstance(held, str) else held.decode())
+
+    @_unavailable
+    async def finish_idempotency(
+        self, scope: str, record: IdempotencyRecord | None, ttl_seconds: float
+    ) -> None:
+        key = self._key("i", scope)
+        if record is None:
+            await self._client.delete(key)
+        else:
+            await self._client.set(key, _encode(record), px=max(1, int(ttl_seconds * 1000)))
+
+    # --- housekeeping ------------------------------------------------------------------
+
+    @_unavailable
+    async def sweep(self, now: float, linger_seconds: float) -> int:
+        # Redis expires sessions and data by itself; only the index needs trimming.
+        removed: int = await self._client.zremrangebyscore(
+            self._prefix + "sessions", "-inf", _now_ms(now)
+        )
+        return removed
+
+    @_unavailable
+    async def count_sessions(self) -> int:
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(self._prefix + "sessions", "-inf", _now_ms(_clock()))
+            pipe.zcard(self._prefix + "sessions")
+            _, count = await pipe.execute()
+        return int(count)
+
+
+def _clock() -> float:
+    return time.time()
+
+
+def _now_ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _float(value: str | None) -> float | None:
+    return None if value in (None, "") else float(value)
+
+
+def _encode(record: IdempotencyRecord) -> str:
+    return orjson.dumps(
+        {"h": record.body_sha256, "s": record.status, "b": record.body.decode("utf-8")}
+    ).decode()
+
+
+def _decode(raw: str) -> IdempotencyRecord:
+    value: dict[str, Any] = orjson.loads(raw)
+    return IdempotencyRecord(value["h"], int(value["s"]), value["b"].encode("utf-8"))
