@@ -37,12 +37,11 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -> Quart:
     """Build the app for ``settings``; JWT keys default to those the settings name."""
     keys = jwt_keys if jwt_keys is not None else load_jwt_keys(settings)
-    broker = create_broker(settings.broker.url, timeout_seconds=settings.broker.timeout_seconds)
-    hub = Hub(settings, broker)
     timeout = settings.broker.timeout_seconds
-    limiter = RateLimiter(
-        settings.rate_limits, storage_for(settings.broker.url, timeout), timeout=timeout
-    )
+    broker_url = settings.broker.connect_url()
+    broker = create_broker(broker_url, timeout_seconds=timeout)
+    hub = Hub(settings, broker)
+    limiter = RateLimiter(settings.rate_limits, storage_for(broker_url, timeout), timeout=timeout)
     metrics = Metrics(hub, limiter)
 
     app = Quart("gateway", static_folder=None)

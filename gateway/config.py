@@ -13,7 +13,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import limits
 from pydantic import (
@@ -233,6 +233,35 @@ class WebSocketSettings(Section):
 class BrokerSettings(Section):
     url: str = Field(default="memory://", pattern=r"^(memory://|rediss?://[^\s]+)$")
     timeout_seconds: float = Field(default=2, gt=0, le=60)
+    #: Environment variable holding the Redis password (never written in the URL here).
+    password_env: str | None = None
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL with any password hidden, for logs and check-config."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (
+            f":{parts.port}" if parts.port else ""
+        )
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def connect_url(self) -> str:
+        """The URL to connect with: the password from ``password_env`` spliced in."""
+        if self.password_env is None:
+            return self.url
+        password = os.environ.get(self.password_env)
+        if password is None:
+            raise ConfigError(
+                f"broker.password_env: environment variable {self.password_env} is not set"
+            )
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        netloc = f"{quote(parts.username or '', safe='')}:{quote(password, safe='')}@{host}" + (
+            f":{parts.port}" if parts.port else ""
+        )
+        return urlunsplit(parts._replace(netloc=netloc))
 
 
 class ViewerSettings(Section):

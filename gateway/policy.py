@@ -55,6 +55,14 @@ def review(settings: Settings) -> Findings:
     for key in settings.auth.api_keys:
         if set(key.scopes) >= set(SCOPES) and not key.allowed_origins:
             warn(f"API key {key.id} holds every scope and pins no Origin")
+    if urlsplit(settings.broker.url).password is not None:
+        danger(
+            "broker.url holds a password: secrets never live in the file (use broker.password_env)"
+        )
+    if settings.broker.url.startswith("redis://") and not is_loopback(
+        urlsplit(settings.broker.url).hostname or ""
+    ):
+        warn("broker.url uses redis:// to another host: rediss:// encrypts the connection")
     for switch in active_test_switches():
         danger(f"test switch {switch} is set in the environment")
     return found

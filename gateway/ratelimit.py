@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import math
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import limits
@@ -64,26 +64,33 @@ class RateLimiter:
             allowed = await limiter.hit(item, rule, identifier)
         else:
             limiter = self._shared
-            allowed = await self._shared_call(limiter.hit(item, rule, identifier))
+            allowed = await self._shared_call(lambda: limiter.hit(item, rule, identifier))
         if allowed:
             return
-        stats = await self._shared_call(limiter.get_window_stats(item, rule, identifier))
+        stats = await self._shared_call(lambda: limiter.get_window_stats(item, rule, identifier))
         self.rejected[rule] += 1
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(rule, item.amount, item.get_expiry(), retry_after)
 
-    async def _shared_call(self, call: Awaitable[T]) -> T:
-        """A call to the shared storage: a Redis that fails or hangs becomes a 503."""
+    async def _shared_call(self, call: Callable[[], Awaitable[T]]) -> T:
+        """A call to the shared storage: a Redis that fails or hangs becomes a 503.
+
+        One retry on a connection error: after a Redis restart the first command on
+        each pooled connection fails, and the retry reconnects.
+        """
         try:
             async with asyncio.timeout(self._timeout):
-                return await call
+                for attempt in (1, 2):
+                    try:
+                        return await call()
+                    except Exception as exc:
+                        if attempt == 2 or not _is_storage_error(exc):
+                            raise
+            raise AssertionError("unreachable")
         except TimeoutError:
             raise BrokerUnavailable("the rate limit storage did not answer in time") from None
-        except (ConnectionError, OSError) as exc:
-            raise BrokerUnavailable("the rate limit storage is unreachable") from exc
         except Exception as exc:
-            # limits passes the driver's own errors through (redis.exceptions.*).
-            if type(exc).__module__.startswith("redis"):
+            if _is_storage_error(exc):
                 raise BrokerUnavailable("the rate limit storage is unreachable") from exc
             raise
 
@@ -108,3 +115,8 @@ def storage_for(broker_url: str, timeout: float) -> Storage | None:
     )
     assert isinstance(storage, Storage)
     return storage
+
+
+def _is_storage_error(exc: BaseException) -> bool:
+    # limits passes the driver's own errors through (redis.exceptions.*).
+    return isinstance(exc, ConnectionError | OSError) or type(exc).__module__.startswith("redis")

@@ -38,10 +38,15 @@ def start_gateway(
     """Start a gateway with config overrides for one test; stopped after it."""
     started: list[Gateway] = []
 
-    def start(overrides: dict[str, dict[str, Any]] | None = None, **kw: Any) -> Gateway:
+    def start(
+        overrides: dict[str, dict[str, Any]] | None = None,
+        *,
+        wait_healthy: bool = True,
+        **kw: Any,
+    ) -> Gateway:
         kw.setdefault("workdir", tmp_path_factory.mktemp("gateway"))
         gw = make_gateway(certs, overrides, **kw)
-        gw.start()
+        gw.start(wait_healthy=wait_healthy)
         started.append(gw)
         return gw
 

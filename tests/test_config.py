@@ -557,3 +557,16 @@ def test_longer_hmac_algorithms_need_longer_secrets(monkeypatch: pytest.MonkeyPa
         load_jwt_keys(settings)
     monkeypatch.setenv("GATEWAY_JWT_SECRET", "s" * 64)
     assert load_jwt_keys(settings)[0].secret == b"s" * 64
+
+
+def test_broker_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """broker.password_env splices the password into the URL; shown URLs never hold it."""
+    settings = parse_settings(
+        {"broker": {"url": "rediss://gw@redis.internal:6380/0", "password_env": "REDIS_PW"}}
+    )
+    with pytest.raises(ConfigError, match="REDIS_PW"):
+        settings.broker.connect_url()
+    monkeypatch.setenv("REDIS_PW", "p@ss:word")
+    assert settings.broker.connect_url() == "rediss://gw:p%40ss%3Aword@redis.internal:6380/0"
+    inline = parse_settings({"broker": {"url": "redis://:hunter2@10.0.0.9:6379/0"}})
+    assert "hunter2" not in inline.broker.redacted_url

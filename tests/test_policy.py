@@ -189,3 +189,9 @@ def test_warnings_never_show_a_key_hash() -> None:
     found = findings(auth={"api_keys": [key("extension-main", allowed_origins=["*"])]})
     text = "\n".join(found.dangers + found.warnings)
     assert key("extension-main")["sha256"] not in text
+
+
+def test_a_password_in_the_broker_url_is_dangerous() -> None:
+    """A Redis password written into broker.url is a secret in the file: dangerous."""
+    found = review(parse_settings({"broker": {"url": "redis://:hunter2@127.0.0.1:6379/0"}}))
+    assert any("broker.url holds a password" in line for line in found.dangers)

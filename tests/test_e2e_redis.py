@@ -1,0 +1,237 @@
+"""End-to-end: several `gateway serve` processes sharing one real `redis-server`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from .gatewayproc import HIGH_LIMITS, Gateway, RedisServer, payment
+
+ISSUER = "https://gateway.test"
+
+
+def shared(redis: RedisServer, **sections: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Config of one instance of a cluster: the same broker and issuer for all."""
+    config: dict[str, dict[str, Any]] = {
+        "broker": {"url": redis.url, "timeout_seconds": 1},
+        "auth": {"issuer": ISSUER},
+        "rate_limits": dict(HIGH_LIMITS),
+        "websocket": {"ping_interval_seconds": 1},
+    }
+    for name, values in sections.items():
+        config.setdefault(name, {}).update(values)
+    return config
+
+
+async def generate(gw: Gateway) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+        response = await client.post("/api/token/generate", headers={"X-API-Key": gw.key()})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def publish(gw: Gateway, token: str, **data: Any) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context, timeout=15) as client:
+        return await client.post(
+            "/api/payment",
+            headers={"X-API-Key": gw.key()},
+            json={"token": token, "data": payment(**data)},
+        )
+
+
+async def watch(gw: Gateway, token: str) -> tuple[ClientConnection, dict[str, Any]]:
+    ws = await connect(f"{gw.ws_base}/?token={token}", ssl=gw.ssl_context)
+    info = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert info["type"] == "SESSION_INFO"
+    return ws, info
+
+
+async def receive(ws: ClientConnection) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    return message
+
+
+async def health(gw: Gateway) -> httpx.Response:
+    async with httpx.AsyncClient(verify=gw.ssl_context, timeout=10) as client:
+        return await client.get(f"{gw.base}/health")
+
+
+async def until_healthy(gw: Gateway, seconds: float = 20) -> None:
+    for _ in range(int(seconds * 10)):
+        if (await health(gw)).status_code == 200:
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"the gateway did not become healthy within {seconds} s")
+
+
+async def test_a_publish_on_one_instance_reaches_viewers_on_all(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """Viewers on A and B each receive every publish once, in seq order, from either."""
+    redis = redis_server()
+    a, b = start_gateway(shared(redis)), start_gateway(shared(redis))
+    session = await generate(a)
+    on_a, _ = await watch(a, session["token"])
+    on_b, _ = await watch(b, session["token"])
+    answers = []
+    for i in range(6):
+        response = await publish(a if i % 2 else b, session["token"], amount=1000 + i)
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+    assert [r["seq"] for r in answers] == [1, 2, 3, 4, 5, 6]
+    assert {r["delivered"] for r in answers} == {2}
+    for ws in (on_a, on_b):
+        got = [await receive(ws) for _ in range(6)]
+        assert [m["payload"]["seq"] for m in got] == [1, 2, 3, 4, 5, 6]
+        assert [m["payload"]["amount"] for m in got] == [1000 + i for i in range(6)]
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 0.5)  # nothing twice
+        await ws.close()
+
+
+async def test_rate_limits_hold_across_instances(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """A limit of 4 per minute is 4 across A and B together, not 4 each."""
+    redis = redis_server()
+    limits = {"token_generate_per_ip": "4/minute"}
+    a = start_gateway(shared(redis, rate_limits=limits))
+    b = start_gateway(shared(redis, rate_limits=limits))
+    statuses = []
+    for gw in (a, b, a, b, a, b):
+        async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+            response = await client.post("/api/token/generate", headers={"X-API-Key": gw.key()})
+            statuses.append(response.status_code)
+    assert statuses == [201, 201, 201, 201, 429, 429]
+
+
+async def test_expiry_is_shared(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """Viewers on every instance get SESSION_EXPIRED and 4410; publishes anywhere get 410."""
+    redis = redis_server()
+    config = shared(redis, sessions={"ttl_seconds": 2, "sweep_interval_seconds": 0.5})
+    a, b = start_gateway(config), start_gateway(config)
+    session = await generate(a)
+    viewers = [(await watch(gw, session["token"]))[0] for gw in (a, b)]
+    for ws in viewers:
+        expired = await receive(ws)
+        assert expired["type"] == "SESSION_EXPIRED"
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4410
+    assert (await publish(b, session["token"])).status_code == 410
+
+
+async def test_a_killed_instance_loses_nothing(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """After SIGKILL of A, its viewer reconnects to B and gets SESSION_INFO and the last data."""
+    redis = redis_server()
+    a, b = start_gateway(shared(redis)), start_gateway(shared(redis))
+    session = await generate(a)
+    ws, _ = await watch(a, session["token"])
+    last = (await publish(a, session["token"], amount=77000)).json()
+    assert (await receive(ws))["payload"]["seq"] == last["seq"]
+    a.stop(signal.SIGKILL)
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 10)
+    again, info = await watch(b, session["token"])
+    assert info["payload"]["hasData"] is True
+    late = await receive(again)
+    assert late["type"] == "PAYMENT_DATA"
+    assert (late["payload"]["seq"], late["payload"]["amount"]) == (last["seq"], 77000)
+    assert (await publish(b, session["token"])).json()["seq"] == last["seq"] + 1
+    await again.close()
+    a.start()  # the same instance comes back and serves the same session
+    ws_a, info_a = await watch(a, session["token"])
+    assert info_a["payload"]["sessionId"] == session["sessionId"]
+    await ws_a.close()
+
+
+async def test_redis_down_at_start_then_up(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """With Redis down the gateway starts and says 503 on /health; it recovers by itself."""
+    redis = redis_server()
+    redis.kill()
+    gw = start_gateway(shared(redis), wait_healthy=False)
+    unavailable = await health(gw)
+    assert unavailable.status_code == 503
+    assert unavailable.json()["status"] == "unavailable"
+    assert unavailable.json()["broker"] == "redis"
+    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+        refused = await client.post("/api/token/generate", headers={"X-API-Key": gw.key()})
+    assert refused.status_code == 503
+    assert refused.headers["content-type"] == "application/problem+json"
+    redis.start()
+    await until_healthy(gw)
+    assert (await generate(gw))["token"]
+
+
+async def test_redis_killed_under_viewers_then_back(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """Viewers stay connected while Redis is gone, publishes get a prompt 503, then all recovers."""
+    redis = redis_server(persistent=True)
+    a, b = start_gateway(shared(redis)), start_gateway(shared(redis))
+    session = await generate(a)
+    viewers = [(await watch(gw, session["token"]))[0] for gw in (a, b)]
+    redis.kill()
+    for ws in viewers:
+        await ws.send('{"type":"PING"}')
+        assert (await receive(ws))["type"] == "PONG"
+    started = time.monotonic()
+    failed = await publish(a, session["token"])
+    assert failed.status_code == 503
+    assert failed.headers["content-type"] == "application/problem+json"
+    assert time.monotonic() - started < 5  # broker.timeout_seconds is 1
+    assert (await health(b)).status_code == 503
+    redis.start()
+    await until_healthy(a)
+    await until_healthy(b)
+    ok = await publish(b, session["token"], amount=5000)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["delivered"] == 2
+    for ws in viewers:
+        message = await receive(ws)
+        assert (message["type"], message["payload"]["amount"]) == ("PAYMENT_DATA", 5000)
+        await ws.close()
+
+
+async def test_a_stalled_redis_never_blocks_ping_pong(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """With Redis stopped (SIGSTOP), PING gets PONG at once and publishes 503 after the timeout."""
+    redis = redis_server()
+    gw = start_gateway(shared(redis))
+    session = await generate(gw)
+    ws, _ = await watch(gw, session["token"])
+    redis.pause()
+    try:
+        pending = asyncio.create_task(publish(gw, session["token"]))
+        await asyncio.sleep(0.1)  # the publish is now waiting on Redis
+        for _ in range(3):
+            started = time.monotonic()
+            await ws.send('{"type":"PING"}')
+            assert (await receive(ws))["type"] == "PONG"
+            assert time.monotonic() - started < 0.5
+        response = await pending
+        assert response.status_code == 503
+    finally:
+        redis.resume()
+    await until_healthy(gw)
+    assert (await publish(gw, session["token"])).status_code == 200
+    assert (await receive(ws))["type"] == "PAYMENT_DATA"
+    await ws.close()
