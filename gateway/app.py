@@ -14,12 +14,12 @@ from . import __version__
 from .auth.apikeys import KeyRing
 from .auth.tokens import TokenService
 from .broker import create_broker
-from .config import JWTKey, Settings, load_jwt_keys
+from .config import JWTKey, Settings, active_test_switches, load_jwt_keys
 from .hub import Hub
 from .logs import redact_path
 from .metrics import Metrics
 from .ratelimit import RateLimiter, storage_for
-from .transport import problems
+from .transport import echo, problems
 from .transport.http import api
 from .transport.openapi import GatewayOpenAPIProvider
 from .transport.pages import pages
@@ -69,6 +69,8 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
     )
     app.register_blueprint(api)
     app.register_blueprint(viewer_ws)
+    if echo.SWITCH in active_test_switches():
+        app.register_blueprint(echo.echo_ws)
     app.register_blueprint(pages)
     problems.register(app)
     if settings.cors.allowed_origins:

@@ -28,6 +28,8 @@ from .policy import review
 
 KEY_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 EXIT_CONFIG = 2
+OPENSSL_CNF = Path(__file__).with_name("openssl.cnf")
+_REEXEC_MARK = "GATEWAY_OPENSSL_CONF_APPLIED"
 EXIT_DANGEROUS = 1
 
 
@@ -65,8 +67,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _apply_openssl_config(argv: list[str] | None) -> None:
+    """Run ``serve`` under the packaged OpenSSL config (TLS group list), re-executing once.
+
+    OpenSSL reads OPENSSL_CONF only when the process starts, and Python 3.11 has no
+    API for the group list, so the only way to drop X448/P-521 is a fresh process.
+    An OPENSSL_CONF already in the environment is respected.
+    """
+    if "OPENSSL_CONF" in os.environ or os.environ.get(_REEXEC_MARK):
+        return
+    env = {**os.environ, "OPENSSL_CONF": str(OPENSSL_CNF), _REEXEC_MARK: "1"}
+    args = sys.argv[1:] if argv is None else argv
+    os.execve(sys.executable, [sys.executable, "-m", "gateway", *args], env)  # noqa: S606
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "serve":
+        _apply_openssl_config(argv)
     try:
         if args.command == "serve":
             return _serve(args.config, dev=args.dev)

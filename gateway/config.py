@@ -36,7 +36,7 @@ Scope = Literal["sessions:create", "payments:publish", "stats:read"]
 DEFAULT_KID = "default"
 
 #: Environment variables that switch on test-only behaviour; never config keys (§7).
-TEST_SWITCHES: tuple[str, ...] = ()
+TEST_SWITCHES: tuple[str, ...] = ("GATEWAY_TEST_ECHO",)
 
 
 class ConfigError(Exception):
@@ -433,4 +433,5 @@ def load_jwt_keys(settings: Settings) -> tuple[JWTKey, ...]:
 
 
 def active_test_switches() -> list[str]:
-    return [name for name in TEST_SWITCHES if os.environ.get(name)]
+    """Test-only switches set in the environment (a value other than "" or "0")."""
+    return [name for name in TEST_SWITCHES if os.environ.get(name, "") not in ("", "0")]

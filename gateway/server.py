@@ -19,10 +19,11 @@ from hypercorn.config import Config
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
-from .config import Settings
+from .config import Settings, active_test_switches
 from .logs import is_peer_error, loop_exception_handler
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
+from .transport import echo
 from .transport.state import EXTENSION, Services
 
 log = logging.getLogger("gateway.server")
@@ -59,10 +60,16 @@ def hypercorn_config(settings: Settings) -> Config:
     # it: when Hypercorn sends that 1009 it stops reading the connection (the client's
     # close reply is never processed) and the viewer lingers until the idle timeout.
     config.websocket_max_message_size = max(4 * ws.max_message_bytes, 65536)
+    if echo.SWITCH in active_test_switches():
+        config.websocket_max_message_size = echo.MAX_MESSAGE_BYTES
     config.websocket_ping_interval = ws.ping_interval_seconds
     # Any bytes from the client (a pong too) reset the read timeout: SPEC §4's idle rule.
     config.read_timeout = int(ws.idle_timeout_seconds) or 1
+    if echo.SWITCH in active_test_switches():
+        config.websocket_ping_interval = None  # see transport/echo.py
     config.graceful_timeout = GRACEFUL_SECONDS
+    # Mozilla/sslyze: a handshake that has not finished in 10 s is dropped (default 60).
+    config.ssl_handshake_timeout = 10
     config.include_server_header = False
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")

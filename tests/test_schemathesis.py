@@ -35,7 +35,12 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from .gatewayproc import Gateway, payment
 
@@ -112,7 +117,15 @@ def problem_json_on_4xx(ctx: Any, response: Any, case: Any) -> bool | None:
     return None
 
 
-CHECKS = [not_a_server_error, problem_json_on_4xx]
+#: Never a 5xx; only documented statuses and media types; bodies match their schema;
+#: every 4xx a problem document.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    problem_json_on_4xx,
+]
 
 
 def with_live_token(case: Any, token: str) -> Any | None:

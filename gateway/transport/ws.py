@@ -165,7 +165,8 @@ async def _read(svc: Services, viewer: Viewer) -> None:
     connection = svc.limiter.connection_id()
     while True:
         message = await websocket.receive()
-        if isinstance(message, bytes):
+        # An empty binary frame reaches us as None (Quart reads `bytes or text`).
+        if not isinstance(message, str):
             viewer.finish(Farewell(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted"))
             return
         if len(message) > svc.settings.websocket.max_message_bytes:
