@@ -1,0 +1,124 @@
+"""The viewer page of SPEC §2: ``GET /qr/<token>`` and its static assets.
+
+The page is the React app of ``web/``, built into ``gateway/web_dist`` and shipped in
+the package, so the gateway serves it with Python alone. The HTML is the same for
+every token: the page reads the token from its own path, and the token is never
+written into the HTML (nor logged: ``logs.redact_path``). Two ``<meta>`` tags left
+empty by the build are filled here from the settings: the WebSocket base URL (the
+``wsUrl`` of ``/api/token/generate``) and the idle timeout the page's heartbeat
+must beat.
+
+The page's CSP allows scripts and styles from this origin only, images from
+``data:`` (a PNG QR), and sockets to the gateway's own WebSocket origin; Trusted
+Types forbid every HTML string sink, so no payload text can ever become markup.
+Assets have content-hashed names under ``/qr-assets/`` and are cached for a year.
+Every response here closes its connection (``CLOSE_AFTER``).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from quart import Blueprint, Response, current_app, send_from_directory
+from quart.blueprints import BlueprintSetupState
+from quart_schema import hide
+
+from ..config import Settings
+from .state import EXTENSION as SERVICES
+from .state import Services
+
+#: Where ``cd web && npm run build`` writes the page (vite.config.ts ``build.outDir``).
+WEB_DIST = Path(__file__).resolve().parent.parent / "web_dist"
+#: The build's asset folder and URL prefix (vite.config.ts ``build.assetsDir``).
+ASSETS = "qr-assets"
+#: The build leaves these empty for the gateway to fill (web/index.html).
+WS_URL_META = '<meta name="gateway-ws-url" content="" />'
+IDLE_TIMEOUT_META = '<meta name="gateway-idle-timeout" content="" />'
+#: The page loads three files once and then lives on its WebSocket. An idle keep-alive
+#: TLS connection left behind by a browser holds up SIGTERM by asyncio's 30 s TLS
+#: shutdown timeout (the browser never answers close_notify), past SPEC §9's 10 s.
+CLOSE_AFTER = {"Connection": "close"}
+#: Content-hashed names: a new build gets new names, so a year is safe.
+ASSET_CACHE = "public, max-age=31536000, immutable"
+EXTENSION = "gateway.viewer_page"
+
+pages = Blueprint("pages", __name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerPage:
+    html: bytes
+    csp: str
+
+
+def ws_origin(settings: Settings) -> str:
+    """The serialized origin of ``server.ws_public_url`` (derived from ``public_url``)."""
+    parts = urlsplit(settings.server.effective_ws_public_url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def viewer_csp(settings: Settings) -> str:
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; "
+        f"connect-src {ws_origin(settings)}; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
+    )
+
+
+def build_page(settings: Settings, dist: Path = WEB_DIST) -> ViewerPage:
+    """The page's HTML with the settings filled in, and its CSP.
+
+    Raises :class:`RuntimeError` when the build is missing or not this gateway's, so a
+    package without its page fails at start-up rather than on a customer's screen.
+    """
+    index = dist / "index.html"
+    try:
+        text = index.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RuntimeError(
+            f"{index} is missing: build the viewer page (cd web && npm ci && npm run build)"
+        ) from None
+    for marker in (WS_URL_META, IDLE_TIMEOUT_META):
+        if text.count(marker) != 1:
+            raise RuntimeError(f"{index} does not hold {marker!r} once: rebuild it from web/")
+    ws_url = html.escape(settings.server.effective_ws_public_url, quote=True)
+    idle = f"{settings.websocket.idle_timeout_seconds:g}"
+    text = text.replace(WS_URL_META, f'<meta name="gateway-ws-url" content="{ws_url}" />')
+    text = text.replace(IDLE_TIMEOUT_META, f'<meta name="gateway-idle-timeout" content="{idle}" />')
+    return ViewerPage(html=text.encode(), csp=viewer_csp(settings))
+
+
+@pages.record_once
+def _build(state: BlueprintSetupState) -> None:
+    # create_app registers the services before the blueprints.
+    svc: Services = state.app.extensions[SERVICES]
+    state.app.extensions[EXTENSION] = build_page(svc.settings)
+
+
+@pages.get("/qr/<path:token>")
+@hide  # a page, not part of the API's OpenAPI document
+async def viewer_page(token: str) -> Response:
+    """The same HTML for every token; whether it is valid the page learns over the socket."""
+    del token  # read by the page from location.pathname, never echoed
+    page: ViewerPage = current_app.extensions[EXTENSION]
+    response = Response(page.html, content_type="text/html; charset=utf-8")
+    response.headers["Content-Security-Policy"] = page.csp
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers.update(CLOSE_AFTER)
+    return response
+
+
+@pages.get(f"/{ASSETS}/<path:filename>")
+@hide
+async def viewer_asset(filename: str) -> Response:
+    """A hashed script or stylesheet of the page (404 for anything else)."""
+    response = await send_from_directory(WEB_DIST / ASSETS, filename)
+    response.headers["Cache-Control"] = ASSET_CACHE
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.update(CLOSE_AFTER)
+    return response

@@ -1,0 +1,24 @@
+// The viewer page, built into the Python package so the gateway ships it
+// (gateway/transport/pages.py serves it at /qr/<token>, its assets at /qr-assets/).
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  base: "/",
+  oxc: { jsx: { runtime: "automatic", importSource: "react" } },
+  build: {
+    outDir: "../gateway/web_dist",
+    emptyOutDir: true,
+    // /qr-assets/<name>-<hash>.js: a prefix of its own, clear of /qr/<token>.
+    assetsDir: "qr-assets",
+    // Everything is a file of this origin: nothing inlined (CSP: no inline script).
+    assetsInlineLimit: 0,
+    modulePreload: { polyfill: false },
+    target: "es2022",
+    sourcemap: false,
+    reportCompressedSize: true,
+  },
+  test: {
+    environment: "node",
+    include: ["src/**/*.test.ts", "src/**/*.test.tsx"],
+  },
+});
