@@ -167,3 +167,23 @@ async def test_silent_connection_is_dropped_and_answering_one_kept(
         assert 1.5 <= silent_for <= 6
         await alive.send('{"type":"PING"}')
         assert json.loads(await alive.recv())["type"] == "PONG"
+
+
+async def test_sigterm_exits_in_time_despite_a_silent_keep_alive_peer(
+    start_gateway: Callable[..., Gateway],
+) -> None:
+    """An idle keep-alive peer that never answers the TLS close cannot delay exit past 10 s."""
+    gw = start_gateway()
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", gw.port, ssl=gw.ssl_context, server_hostname="localhost"
+    )
+    writer.write(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    await writer.drain()
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+    # From here on this peer reads nothing: the server's close_notify goes unanswered.
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    code = await loop.run_in_executor(None, gw.stop)
+    assert code == 0
+    assert loop.time() - started < 10
+    writer.transport.abort()
