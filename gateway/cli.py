@@ -10,7 +10,9 @@ import re
 import secrets
 import ssl
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .auth.apikeys import hash_key, new_key, toml_block
@@ -254,5 +256,18 @@ def _serve(path: Path | None, *, dev: bool) -> int:
             )
         print("dev: then open the returned url, or connect a WebSocket to its wsUrl", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(app, settings))
+        run_loop(serve(app, settings))
     return 0
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it is installed (GATEWAY_LOOP=asyncio opts out)."""
+    if os.environ.get("GATEWAY_LOOP", "uvloop") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
