@@ -91,26 +91,9 @@ class TokenService:
         if secret is None:
             raise invalid("token key id is unknown")
         try:
+            # One pass: signature and algorithm first (PyJWT's own order), then aud,
+            # iss, the required claims and nbf; exp is left for last (module docstring).
             decoded = jwt.decode_complete(
-                token,
-                secret,
-                algorithms=self._algorithms,
-                options={
-                    "verify_signature": True,
-                    "verify_exp": False,  # checked last, see the module docstring
-                    "verify_aud": False,
-                    "verify_iss": False,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                    "require": [],
-                },
-            )
-        except jwt.InvalidTokenError:
-            raise invalid("token signature or algorithm is not valid") from None
-        if decoded["header"].get("typ") != TOKEN_TYPE:
-            raise invalid("token type is not " + TOKEN_TYPE)
-        try:
-            claims = jwt.decode(
                 token,
                 secret,
                 algorithms=self._algorithms,
@@ -120,7 +103,10 @@ class TokenService:
                 options={"verify_exp": False, "require": list(REQUIRED_CLAIMS)},
             )
         except jwt.InvalidTokenError as exc:
-            raise invalid(f"token claims are not valid: {type(exc).__name__}") from None
+            raise invalid(f"token is not valid: {type(exc).__name__}") from None
+        if decoded["header"].get("typ") != TOKEN_TYPE:
+            raise invalid("token type is not " + TOKEN_TYPE)
+        claims = decoded["payload"]
         sub, iat, exp = claims["sub"], claims["iat"], claims["exp"]
         if not isinstance(sub, str) or not sub or not isinstance(exp, int) or isinstance(exp, bool):
             raise invalid("token claims are not valid")
