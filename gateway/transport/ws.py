@@ -145,10 +145,9 @@ async def _close(farewell: Farewell) -> None:
 
 async def _write(viewer: Viewer, last_seq: int) -> None:
     """Send queued messages in order, skipping those the late-join data already covered."""
-    queue = viewer.queue
     send = websocket.send
     while True:
-        item = await queue.get()
+        item = await viewer.next()
         if item.seq is not None:
             if item.seq <= last_seq:
                 continue
