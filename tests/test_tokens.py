@@ -431,3 +431,25 @@ def test_error_details_never_contain_the_token_or_the_secret() -> None:
     assert token not in err.detail
     assert SECRET.decode() not in err.detail
     assert token not in repr(err.problem())
+
+
+def test_a_remembered_token_still_expires() -> None:
+    """A token verified once is answered from memory, but its exp is checked every time."""
+    svc = service()
+    now = time.time()
+    token = svc.issue(SESSION, issued_at=now, expires_at=now + 60)
+    assert svc.verify(token).session_id == SESSION
+    assert svc.verify(token, now=now + 30).session_id == SESSION
+    with pytest.raises(SessionExpired):
+        svc.verify(token, now=now + 61)
+
+
+def test_a_tampered_copy_of_a_remembered_token_is_still_invalid() -> None:
+    """Memory is keyed by the whole token: a changed signature is verified, and refused."""
+    svc = service()
+    now = time.time()
+    token = svc.issue(SESSION, issued_at=now, expires_at=now + 60)
+    svc.verify(token)
+    head, body, signature = token.split(".")
+    tampered = f"{head}.{body}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+    invalid(tampered, svc)

@@ -22,6 +22,8 @@ TOKEN_TYPE = "gw-view+jwt"  # noqa: S105 (the JWT typ header, not a secret)
 LEEWAY_SECONDS = 5
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp")
 MAX_TOKEN_CHARS = 4096
+#: Verified tokens kept (about 0.5 KiB each): one per live publishing session is plenty.
+VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class TokenService:
         self._issuer = issuer
         self._audience = audience
         self._algorithms = list(algorithms)
+        self._verified: dict[str, TokenClaims] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, keys: tuple[JWTKey, ...]) -> TokenService:
@@ -82,6 +85,15 @@ class TokenService:
 
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise invalid("token missing or too long")
+        current = time.time() if now is None else now
+        known = self._verified.get(token)
+        if known is not None:
+            # Verified before; only the clock-dependent checks can change their answer.
+            if known.issued_at > current + LEEWAY_SECONDS:
+                raise invalid("token is not yet valid")
+            if known.expires_at <= current:
+                raise SessionExpired("the session token has expired")
+            return known
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -110,12 +122,23 @@ class TokenService:
         sub, iat, exp = claims["sub"], claims["iat"], claims["exp"]
         if not isinstance(sub, str) or not sub or not isinstance(exp, int) or isinstance(exp, bool):
             raise invalid("token claims are not valid")
-        current = time.time() if now is None else now
         if isinstance(iat, int) and iat > current + LEEWAY_SECONDS:
             raise invalid("token is not yet valid")
         if exp <= current:
             raise SessionExpired("the session token has expired")
-        return TokenClaims(session_id=sub, issued_at=int(iat), expires_at=exp)
+        claims_ = TokenClaims(session_id=sub, issued_at=int(iat), expires_at=exp)
+        self._remember(token, claims_)
+        return claims_
+
+    def _remember(self, token: str, claims: TokenClaims) -> None:
+        """Keep a verified token so a publisher's next request skips the HMAC and parsing.
+
+        Only tokens that passed every check are kept, keyed by their exact string, and
+        the time checks run again on each use; the oldest entry goes when full.
+        """
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = claims
 
     def _lookup(self, kid: str) -> bytes | None:
         found = None
