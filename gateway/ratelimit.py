@@ -27,6 +27,7 @@ from typing import TypeVar
 import limits
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.aio.strategies import RateLimiter as Strategy
 from limits.storage import storage_from_string
 
 from .config import RateLimitSettings
@@ -65,6 +66,7 @@ class RateLimiter:
         if not self.enabled:
             return
         item = self._items[rule]
+        limiter: Strategy
         if rule in LOCAL_RULES:
             limiter = self._local
             allowed = await limiter.hit(item, rule, identifier)
