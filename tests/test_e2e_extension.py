@@ -245,8 +245,11 @@ class Browser:
         return text
 
     def viewer(self, gateway: Gateway, session: dict[str, Any]) -> ViewerSocket:
+        # The gateway listens on 127.0.0.1 only: connect there rather than let the sync
+        # client resolve "localhost" (::1 first), keeping TLS checked against "localhost".
+        url = session["wsUrl"].replace("wss://localhost:", "wss://127.0.0.1:", 1)
         ws = self.sockets.enter_context(
-            connect(session["wsUrl"], ssl=gateway.ssl_context, open_timeout=STEP_S)
+            connect(url, ssl=gateway.ssl_context, server_hostname="localhost", open_timeout=STEP_S)
         )
         socket = ViewerSocket(ws)
         assert socket.next("SESSION_INFO")["payload"]["sessionId"] == session["sessionId"]
