@@ -239,13 +239,9 @@ class BrokerSettings(Section):
     @property
     def redacted_url(self) -> str:
         """The URL with any password hidden, for logs and check-config."""
-        parts = urlsplit(self.url)
-        if parts.password is None:
+        if urlsplit(self.url).password is None:
             return self.url
-        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (
-            f":{parts.port}" if parts.port else ""
-        )
-        return urlunsplit(parts._replace(netloc=netloc))
+        return _with_password(self.url, "***")
 
     def connect_url(self) -> str:
         """The URL to connect with: the password from ``password_env`` spliced in."""
@@ -256,12 +252,17 @@ class BrokerSettings(Section):
             raise ConfigError(
                 f"broker.password_env: environment variable {self.password_env} is not set"
             )
-        parts = urlsplit(self.url)
-        host = parts.hostname or ""
-        netloc = f"{quote(parts.username or '', safe='')}:{quote(password, safe='')}@{host}" + (
-            f":{parts.port}" if parts.port else ""
-        )
-        return urlunsplit(parts._replace(netloc=netloc))
+        return _with_password(self.url, quote(password, safe=""))
+
+
+def _with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` (already URL-encoded) as the password of its userinfo."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{password}@{host}{port}"))
 
 
 class ViewerSettings(Section):

@@ -42,6 +42,11 @@ CLOSE_SLOW_CONSUMER = 4408
 CLOSE_EXPIRED = 4410
 
 
+def late_join_message(data: str, now: float) -> str:
+    """PAYMENT_DATA for stored ``data``, which is already JSON: spliced in, not re-parsed."""
+    return f'{{"type":"PAYMENT_DATA","ts":"{format_epoch(now)}","payload":{data}}}'
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One serialized server message; ``seq`` orders PAYMENT_DATA/PAYMENT_CLEARED."""
@@ -357,12 +362,7 @@ class Hub:
                 return
             if record is not None and record.data is not None:
                 seq = int(orjson.loads(record.data)["seq"])
-                ts = format_epoch(self.clock())
-                self._deliver(
-                    session_id,
-                    seq,
-                    f'{{"type":"PAYMENT_DATA","ts":"{ts}","payload":{record.data}}}',
-                )
+                self._deliver(session_id, seq, late_join_message(record.data, self.clock()))
 
     def _arm_expiry(self, session_id: str, expires_at: float) -> None:
         if session_id in self._expiry_timers:

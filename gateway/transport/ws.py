@@ -18,7 +18,7 @@ from quart import Blueprint, Response, websocket
 from quart_cors import cors_exempt
 
 from ..errors import Forbidden, GatewayError, RateLimited, ShuttingDown
-from ..hub import Farewell, Outgoing, Viewer, server_message
+from ..hub import Farewell, Outgoing, Viewer, late_join_message, server_message
 from ..schemas import format_epoch
 from .problems import problem_response
 from .state import Services, services
@@ -97,9 +97,7 @@ async def _serve(
     }
     await websocket.send(server_message("SESSION_INFO", info))
     if data is not None:
-        # The stored payload is already JSON; splice it in rather than parse it again.
-        ts = format_epoch(svc.hub.clock())
-        await websocket.send(f'{{"type":"PAYMENT_DATA","ts":"{ts}","payload":{data}}}')
+        await websocket.send(late_join_message(data, svc.hub.clock()))
     reader = asyncio.create_task(_read(svc, viewer), name="ws-reader")
     writer = asyncio.create_task(_write(viewer, seq), name="ws-writer")
     for task in (reader, writer):
