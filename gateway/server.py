@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from typing import Any
 
 from hypercorn.asyncio import serve as hypercorn_serve
@@ -46,8 +47,26 @@ GRACEFUL_SECONDS = 4.0
 SHUTDOWN_DEADLINE_SECONDS = 9.0
 
 
+class GatewayConfig(Config):
+    """Hypercorn's config with the gateway's TLS context: no session tickets.
+
+    Mozilla's intermediate profile turns session tickets off (they weaken forward
+    secrecy, and each instance would need a shared, rotated ticket key). It also spares
+    clients that read and write one TLS socket from two threads (websockets' sync
+    client does): a NewSessionTicket arriving while such a client sends its upgrade
+    request can lose the request, and the connection then idles out unanswered.
+    """
+
+    def create_ssl_context(self) -> ssl.SSLContext | None:
+        context = super().create_ssl_context()
+        if context is not None:
+            context.num_tickets = 0  # TLS 1.3
+            context.options |= ssl.OP_NO_TICKET  # TLS 1.2
+        return context
+
+
 def hypercorn_config(settings: Settings) -> Config:
-    config = Config()
+    config = GatewayConfig()
     host = settings.server.host
     host = f"[{host}]" if ":" in host else host
     config.bind = [f"{host}:{settings.server.port}"]

@@ -49,7 +49,6 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import expect, sync_playwright
-from websockets.exceptions import InvalidMessage
 from websockets.sync.client import ClientConnection, connect
 
 from gateway.certs import DevCertificate
@@ -249,18 +248,7 @@ class Browser:
         # The gateway listens on 127.0.0.1 only: connect there rather than let the sync
         # client resolve "localhost" (::1 first), keeping TLS checked against "localhost".
         url = session["wsUrl"].replace("wss://localhost:", "wss://127.0.0.1:", 1)
-        try:
-            ws = connect(
-                url, ssl=gateway.ssl_context, server_hostname="localhost", open_timeout=STEP_S
-            )
-        except InvalidMessage:
-            # Seen in full-suite runs only: the connection is dropped before any HTTP
-            # response and the gateway's log never sees it (under investigation; the
-            # README's Limitations names it). A viewer page reconnects the same way.
-            time.sleep(0.2)
-            ws = connect(
-                url, ssl=gateway.ssl_context, server_hostname="localhost", open_timeout=STEP_S
-            )
+        ws = connect(url, ssl=gateway.ssl_context, server_hostname="localhost", open_timeout=STEP_S)
         self.sockets.enter_context(ws)
         socket = ViewerSocket(ws)
         assert socket.next("SESSION_INFO")["payload"]["sessionId"] == session["sessionId"]

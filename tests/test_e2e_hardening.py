@@ -7,6 +7,7 @@ import base64
 import contextlib
 import json
 import os
+import socket
 import ssl
 import warnings
 from collections.abc import Callable
@@ -62,6 +63,26 @@ async def test_tls_1_2_and_1_3_are_served_with_strong_ciphers(
     assert protocol == ("TLSv1.2" if version == ssl.TLSVersion.TLSv1_2 else "TLSv1.3")
     assert "GCM" in cipher or "CHACHA20" in cipher
     assert obj.selected_alpn_protocol() == "http/1.1"
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_no_session_tickets_are_issued(gateway: Gateway, version: ssl.TLSVersion) -> None:
+    """Session tickets are off (Mozilla intermediate): none arrives, even after a response.
+
+    A TLS 1.3 ticket arriving while a two-thread client (websockets' sync client) sends
+    its upgrade request could lose the request; without tickets there is nothing to race.
+    """
+    ctx = tls_context(gateway, version)
+    raw = socket.create_connection(("127.0.0.1", gateway.port), timeout=5)
+    with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        response = b""
+        while chunk := tls.recv(65536):
+            response += chunk
+        assert response.startswith(b"HTTP/1.1 200")
+        session = tls.session
+        assert session is not None
+        assert not session.has_ticket
 
 
 async def test_cors_is_off_by_default(client: httpx.AsyncClient) -> None:
