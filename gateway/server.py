@@ -19,7 +19,9 @@ from typing import Any
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 from hypercorn.middleware import ProxyFixMiddleware
+from hypercorn.protocol import ws_stream
 from quart import Quart
+from wsproto.extensions import PerMessageDeflate
 
 from .config import Settings, active_test_switches
 from .logs import is_peer_error, loop_exception_handler
@@ -65,7 +67,30 @@ class GatewayConfig(Config):
         return context
 
 
+class DeclinedDeflate(PerMessageDeflate):
+    """permessage-deflate, offered by every browser, declined.
+
+    Hypercorn accepts it whenever a client offers it (hypercorn#307: no setting), and
+    wsproto then keeps a zlib compressor per connection: about 256 KiB of memory per
+    viewer, and CPU per message, to shrink QR messages that are mostly base64 PNG. It
+    would also put secrets and client bytes through one compression context (the
+    CRIME/BREACH family). Node's `ws` server declines it by default for the same costs.
+    """
+
+    def accept(self, offer: str) -> None:
+        return None
+
+
+def decline_permessage_deflate() -> None:
+    """Make Hypercorn's WebSocket handshake answer every offer without the extension."""
+    if getattr(ws_stream, "PerMessageDeflate", None) is not DeclinedDeflate:
+        # Hypercorn builds `[PerMessageDeflate()]` in Handshake.accept from this module
+        # attribute; a test fails if an upgrade stops doing so.
+        setattr(ws_stream, "PerMessageDeflate", DeclinedDeflate)  # noqa: B010
+
+
 def hypercorn_config(settings: Settings) -> Config:
+    decline_permessage_deflate()
     config = GatewayConfig()
     host = settings.server.host
     host = f"[{host}]" if ":" in host else host
