@@ -24,7 +24,7 @@ from .transport.http import api
 from .transport.openapi import GatewayOpenAPIProvider
 from .transport.pages import pages
 from .transport.state import EXTENSION, Services
-from .transport.ws import viewer_ws
+from .transport.ws import ViewerSockets
 
 #: The pages' Content-Security-Policy: nothing but this origin, no inline script.
 PAGE_CSP = (
@@ -48,7 +48,7 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = settings.payload.max_body_bytes
     app.config["BODY_TIMEOUT"] = 30
     app.config["RESPONSE_TIMEOUT"] = 30
-    app.extensions[EXTENSION] = Services(
+    app.extensions[EXTENSION] = services = Services(
         settings=settings,
         hub=hub,
         tokens=TokenService.from_settings(settings, keys),
@@ -68,13 +68,15 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
         openapi_provider_class=GatewayOpenAPIProvider,
     )
     app.register_blueprint(api)
-    app.register_blueprint(viewer_ws)
     if echo.SWITCH in active_test_switches():
         app.register_blueprint(echo.echo_ws)
     app.register_blueprint(pages)
     problems.register(app)
+    # Viewer sockets are plain ASGI in front of Quart (transport/ws.py: the hot path).
+    app.asgi_app = ViewerSockets(app.asgi_app, services)  # type: ignore[method-assign,assignment]
     if settings.cors.allowed_origins:
-        # The viewer socket is exempt (transport/ws.py): its Origin rule is SPEC §4's.
+        # The viewer socket is not a Quart route (transport/ws.py): its Origin rule is
+        # SPEC §4's.
         cors(
             app,
             allow_origin=list(settings.cors.allowed_origins),
