@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import ssl
@@ -47,6 +48,8 @@ DRAIN_SECONDS = 4.0
 GRACEFUL_SECONDS = 4.0
 #: From SIGTERM to return, whatever the peers do (SPEC §9: exit 0 within 10 s).
 SHUTDOWN_DEADLINE_SECONDS = 9.0
+#: Allocations (net) between young-generation collections; CPython's default is 700.
+GC_YOUNG_THRESHOLD = 20_000
 
 
 class GatewayConfig(Config):
@@ -123,8 +126,28 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
+def tune_gc() -> None:
+    """Keep full garbage collections off the broadcast path.
+
+    A broadcast keeps a few objects per viewer alive while it is sent; with CPython's
+    default young threshold (700) collections run mid-broadcast, promote those objects,
+    and a full collection soon follows, walking every object of the process: the
+    ~145,000 left by start-up (imports, the app, pydantic schemas) and every
+    connection's. Measured at 1,000 viewers: full collections of 40-120 ms, the whole
+    p99 tail (plain fan-out p99 101-122 ms, 38-42 ms with the collector off). Freezing
+    what start-up left moves it out of every later collection, and a higher young
+    threshold lets short-lived broadcast objects die by reference count first (young
+    collections of 2-8 ms, no full one during a 10 s run). Cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
 async def serve(app: Quart, settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then drain and return."""
+    tune_gc()
     services: Services = app.extensions[EXTENSION]
     hub = services.hub
     stop = asyncio.Event()
