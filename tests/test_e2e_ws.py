@@ -385,6 +385,19 @@ async def test_oversized_message_closes_1009(client: httpx.AsyncClient, gateway:
         )
 
 
+async def test_message_limit_counts_characters_not_bytes(
+    client: httpx.AsyncClient, gateway: Gateway
+) -> None:
+    """SPEC §4 counts text in characters: 3,002 characters (6,002 UTF-8 bytes) stay open."""
+    session = await new_session(client, gateway)
+    async with viewer(gateway, session["token"]) as ws:
+        await receive_info(ws)
+        await ws.send('"' + "é" * 3000 + '"')  # a JSON string, not an object: ERROR
+        assert (await receive(ws))["type"] == "ERROR"
+        await ws.send(json.dumps({"type": "PING"}))
+        assert (await receive(ws))["type"] == "PONG"
+
+
 async def test_oversized_fragmented_message_closes_1009(
     client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
@@ -873,6 +886,33 @@ class RawViewer:
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
+
+
+async def test_frames_after_the_close_are_drained_and_tcp_is_released(
+    client: httpx.AsyncClient, gateway: Gateway
+) -> None:
+    """A binary frame and 30 more frames in one write: 1003, and once the client answers
+    the close, the server still closes TCP (Hypercorn hands frames to the app through a
+    queue of 10: frames nobody takes would hold the connection forever)."""
+    session = await new_session(client, gateway)
+    token = session["token"]
+    raw = RawViewer(gateway, token)
+    async with bystander(gateway, client):
+        try:
+            await asyncio.to_thread(raw.open)
+            ping = client_frame(0x1, json.dumps({"type": "PING"}).encode())
+            await asyncio.to_thread(raw.sock.sendall, client_frame(0x2, b"\x00") + ping * 30)
+            assert await asyncio.to_thread(raw.read_until_close, TIMEOUT) == 1003
+            await asyncio.to_thread(raw.sock.sendall, client_frame(0x8, struct.pack(">H", 1000)))
+            await asyncio.to_thread(raw.wait_eof, CLOSE_SECONDS)
+        finally:
+            raw.close()
+        await poll(
+            lambda: session_info(client, token),
+            lambda info: info["viewers"] == 0,
+            TIMEOUT,
+            "viewer count after the 1003",
+        )
 
 
 async def test_slow_consumer_is_closed_4408_and_others_get_everything(

@@ -197,18 +197,23 @@ class ViewerConnection:
             task.add_done_callback(lambda t: _task_ended(viewer, t))
         try:
             farewell = await viewer.done
+            writer.cancel()
+            if farewell is CLIENT_GONE:
+                return None
+            # Leave before closing: a viewer that does not read may never let the close
+            # frame out, and it must stop counting (delivered, viewers, max_viewers) at once.
+            await self.svc.hub.leave(viewer)
+            with contextlib.suppress(Exception):
+                await self._close(farewell)
+            # The reader goes on until the client's disconnect (its close reply, the idle
+            # timeout, or shutdown): Hypercorn hands frames over through a small queue,
+            # and a connection whose frames nobody takes is never released.
+            await reader
+            return farewell.code
         finally:
             reader.cancel()
             writer.cancel()
             await asyncio.gather(reader, writer, return_exceptions=True)
-        if farewell is CLIENT_GONE:
-            return None
-        # Leave before closing: a viewer that does not read may never let the close
-        # frame out, and it must stop counting (delivered, viewers, max_viewers) at once.
-        await self.svc.hub.leave(viewer)
-        with contextlib.suppress(Exception):
-            await self._close(farewell)
-        return farewell.code
 
     async def _send_text(self, text: str) -> None:
         await self.send({"type": "websocket.send", "text": text})
@@ -242,29 +247,31 @@ class ViewerConnection:
         """Answer PING with PONG; ERROR for anything else; a binary frame ends with 1003.
 
         A message over ``ws_messages_per_connection`` ends the connection with 4429
-        before it is answered.
+        before it is answered. Once the viewer has its farewell, frames are read and
+        dropped until the client's disconnect, which is when this returns.
         """
         limiter = self.svc.limiter
         connection = limiter.connection_id()
-        max_bytes = self.svc.settings.websocket.max_message_bytes
+        max_chars = self.svc.settings.websocket.max_message_bytes
         while True:
             event = await self.receive()
             if event["type"] != "websocket.receive":  # websocket.disconnect
                 viewer.finish(CLIENT_GONE)
                 return
+            if viewer.done.done():
+                continue
             text = event.get("text")
             if text is None:
                 viewer.finish(Farewell(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted"))
-                return
-            if len(text) > max_bytes or len(text.encode()) > max_bytes:
+            elif len(text) > max_chars:  # SPEC §4: characters for text, as Hypercorn counts
                 viewer.finish(Farewell(CLOSE_TOO_BIG, "message too big"))
-                return
-            try:
-                await limiter.hit("ws_messages_per_connection", connection)
-            except RateLimited as exc:
-                viewer.finish(Farewell(exc.close_code, "rate limit: messages per connection"))
-                return
-            _answer(viewer, text)
+            else:
+                try:
+                    await limiter.hit("ws_messages_per_connection", connection)
+                except RateLimited as exc:
+                    viewer.finish(Farewell(exc.close_code, "rate limit: messages per connection"))
+                else:
+                    _answer(viewer, text)
 
 
 def _task_ended(viewer: Viewer, task: asyncio.Task[None]) -> None:
