@@ -119,6 +119,16 @@ async def session_info(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
     return body
 
 
+async def no_viewers_left(client: httpx.AsyncClient, token: str, after: str) -> None:
+    """Wait until the session counts no viewer (the gateway released the last one)."""
+    await poll(
+        lambda: session_info(client, token),
+        lambda info: info["viewers"] == 0,
+        TIMEOUT,
+        f"viewer count after {after}",
+    )
+
+
 async def poll(
     probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], seconds: float, what: str
 ) -> T:
@@ -377,12 +387,7 @@ async def test_oversized_message_closes_1009(client: httpx.AsyncClient, gateway:
             code, received = await close_code(ws)
             assert code == 1009
             assert received == []
-        await poll(
-            lambda: session_info(client, token),
-            lambda info: info["viewers"] == 0,
-            TIMEOUT,
-            "viewer count after the 1009",
-        )
+        await no_viewers_left(client, token, "the 1009")
 
 
 async def test_message_limit_counts_characters_not_bytes(
@@ -418,20 +423,11 @@ async def test_oversized_fragmented_message_closes_1009(
                 + client_frame(0x0, b"x" * 3000, fin=False)
                 + client_frame(0x0, b"", fin=True)
             )
-            await asyncio.to_thread(raw.sock.sendall, message)
-            code = await asyncio.to_thread(raw.read_until_close, TIMEOUT)
-            assert code == 1009
+            assert await asyncio.to_thread(raw.answer_close, message, 1009) == 1009
             assert [m["type"] for m in raw.texts()] == ["SESSION_INFO"]
-            await asyncio.to_thread(raw.sock.sendall, client_frame(0x8, struct.pack(">H", 1009)))
-            await asyncio.to_thread(raw.wait_eof, CLOSE_SECONDS)
         finally:
             raw.close()
-        await poll(
-            lambda: session_info(client, token),
-            lambda info: info["viewers"] == 0,
-            TIMEOUT,
-            "viewer count after the 1009",
-        )
+        await no_viewers_left(client, token, "the 1009")
 
 
 TOKEN_CASES: dict[str, Callable[[Gateway, str, str], str | None]] = {
@@ -879,6 +875,15 @@ class RawViewer:
         except (ssl.SSLError, ConnectionError):
             pass  # closed without close_notify: closed all the same
 
+    def answer_close(self, data: bytes, reply: int) -> int:
+        """Send ``data``, read up to the server's close frame, answer it with ``reply`` and
+        wait for the server to close TCP (RFC 6455 §7.1.1); return the server's code."""
+        self.sock.sendall(data)
+        code = self.read_until_close(TIMEOUT)
+        self.sock.sendall(client_frame(0x8, struct.pack(">H", reply)))
+        self.wait_eof(CLOSE_SECONDS)
+        return code
+
     def texts(self) -> list[dict[str, Any]]:
         """The text messages received (the gateway sends each in one frame)."""
         return [json.loads(data) for opcode, data in self.frames if opcode == 0x1]
@@ -901,18 +906,11 @@ async def test_frames_after_the_close_are_drained_and_tcp_is_released(
         try:
             await asyncio.to_thread(raw.open)
             ping = client_frame(0x1, json.dumps({"type": "PING"}).encode())
-            await asyncio.to_thread(raw.sock.sendall, client_frame(0x2, b"\x00") + ping * 30)
-            assert await asyncio.to_thread(raw.read_until_close, TIMEOUT) == 1003
-            await asyncio.to_thread(raw.sock.sendall, client_frame(0x8, struct.pack(">H", 1000)))
-            await asyncio.to_thread(raw.wait_eof, CLOSE_SECONDS)
+            burst = client_frame(0x2, b"\x00") + ping * 30
+            assert await asyncio.to_thread(raw.answer_close, burst, 1000) == 1003
         finally:
             raw.close()
-        await poll(
-            lambda: session_info(client, token),
-            lambda info: info["viewers"] == 0,
-            TIMEOUT,
-            "viewer count after the 1003",
-        )
+        await no_viewers_left(client, token, "the 1003")
 
 
 async def test_slow_consumer_is_closed_4408_and_others_get_everything(
@@ -1018,9 +1016,4 @@ async def test_viewer_disconnect_is_noticed(
             await ws.close()
         else:
             ws.transport.abort()
-    await poll(
-        lambda: session_info(client, token),
-        lambda info: info["viewers"] == 0,
-        TIMEOUT,
-        "viewer count after the disconnect",
-    )
+    await no_viewers_left(client, token, "the disconnect")
