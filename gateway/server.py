@@ -86,10 +86,9 @@ class DeclinedDeflate(PerMessageDeflate):
 
 def decline_permessage_deflate() -> None:
     """Make Hypercorn's WebSocket handshake answer every offer without the extension."""
-    if getattr(ws_stream, "PerMessageDeflate", None) is not DeclinedDeflate:
-        # Hypercorn builds `[PerMessageDeflate()]` in Handshake.accept from this module
-        # attribute; a test fails if an upgrade stops doing so.
-        setattr(ws_stream, "PerMessageDeflate", DeclinedDeflate)  # noqa: B010
+    # Hypercorn builds `[PerMessageDeflate()]` in Handshake.accept from this module
+    # attribute; a test fails if an upgrade stops doing so.
+    setattr(ws_stream, "PerMessageDeflate", DeclinedDeflate)  # noqa: B010
 
 
 def hypercorn_config(settings: Settings) -> Config:

@@ -23,10 +23,13 @@ PROBLEM_JSON = "application/problem+json"
 SETTLE_SECONDS = 5.0
 
 
+def problem_body(error: GatewayError) -> bytes:
+    """The RFC 9457 document for ``error``, as sent (HTTP answers and refused handshakes)."""
+    return orjson.dumps(error.problem())
+
+
 def problem_response(error: GatewayError) -> Response:
-    response = Response(
-        orjson.dumps(error.problem()), status=error.status, content_type=PROBLEM_JSON
-    )
+    response = Response(problem_body(error), status=error.status, content_type=PROBLEM_JSON)
     for name, value in error.headers().items():
         response.headers[name] = value
     return response

@@ -31,7 +31,7 @@ import orjson
 from ..errors import Forbidden, GatewayError, RateLimited, ShuttingDown
 from ..hub import Farewell, Outgoing, Viewer, late_join_message, server_message
 from ..schemas import format_epoch
-from .problems import PROBLEM_JSON
+from .problems import PROBLEM_JSON, problem_body
 from .state import Services
 
 log = logging.getLogger("gateway.ws")
@@ -125,9 +125,7 @@ class ViewerConnection:
             viewer, record = await svc.hub.join(claims.session_id)
         except GatewayError as exc:
             self._log_close(None, exc.close_code)
-            await self.send(
-                {"type": "websocket.close", "code": exc.close_code, "reason": exc.title}
-            )
+            await self._send_close(exc.close_code, exc.title)
             return
         code = None
         try:
@@ -154,7 +152,7 @@ class ViewerConnection:
         if "websocket.http.response" not in (self.scope.get("extensions") or {}):
             await self.send({"type": "websocket.close", "code": 1008})
             return
-        body = orjson.dumps(error.problem())
+        body = problem_body(error)
         headers = [
             *DENIAL_HEADERS,
             (b"content-length", str(len(body)).encode()),
@@ -241,6 +239,7 @@ class ViewerConnection:
                 if item.seq <= last_seq:
                     continue
                 last_seq = item.seq
+            # Inline rather than _send_text: one coroutine frame less per viewer per send.
             await send({"type": "websocket.send", "text": item.text})
 
     async def _read(self, viewer: Viewer) -> None:
