@@ -23,8 +23,9 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> DevCertificate:
 
 
 @pytest.fixture(scope="session")
-def gateway(certs: DevCertificate, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """A gateway with the default policy (and high rate limits), shared by the run."""
+def shared_gateway(
+    certs: DevCertificate, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
     gw = make_gateway(certs, workdir=tmp_path_factory.mktemp("gateway"))
     gw.start()
     yield gw
@@ -32,8 +33,27 @@ def gateway(certs: DevCertificate, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture
+def gateway(shared_gateway: Gateway, request: pytest.FixtureRequest) -> Iterator[Gateway]:
+    """A gateway with the default policy (and high rate limits), shared by the run.
+
+    Whatever a test sends it, the gateway must not log a server error meanwhile.
+    """
+    since = shared_gateway.log_size()
+    yield shared_gateway
+    check_no_server_errors(shared_gateway, request, since)
+
+
+def check_no_server_errors(gw: Gateway, request: pytest.FixtureRequest, since: int = 0) -> None:
+    """Fail the test if ``gw`` logged a traceback or an error (client input never causes one)."""
+    if request.node.get_closest_marker("server_errors_expected") is not None:
+        return
+    errors = gw.errors_logged(since)
+    assert not errors, "the gateway logged a server error:\n" + "\n".join(errors)[-3000:]
+
+
+@pytest.fixture
 def start_gateway(
-    certs: DevCertificate, tmp_path_factory: pytest.TempPathFactory
+    certs: DevCertificate, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Gateway]]:
     """Start a gateway with config overrides for one test; stopped after it."""
     started: list[Gateway] = []
@@ -53,6 +73,8 @@ def start_gateway(
     yield start
     for gw in started:
         gw.stop()
+    for gw in started:
+        check_no_server_errors(gw, request)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -100,14 +101,16 @@ class Gateway:
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    #: False: plain HTTP/WS, as behind a TLS-terminating proxy.
+    tls: bool = True
 
     @property
     def base(self) -> str:
-        return f"https://localhost:{self.port}"
+        return f"{'https' if self.tls else 'http'}://localhost:{self.port}"
 
     @property
     def ws_base(self) -> str:
-        return f"wss://localhost:{self.port}"
+        return f"{'wss' if self.tls else 'ws'}://localhost:{self.port}"
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
@@ -119,10 +122,14 @@ class Gateway:
     def config(self) -> dict[str, Any]:
         sections: dict[str, Any] = {
             "server": {"host": "127.0.0.1", "port": self.port, "public_url": self.base},
-            "tls": {"certfile": str(self.certs.cert_file), "keyfile": str(self.certs.key_file)},
             "rate_limits": dict(HIGH_LIMITS),
             "logging": {"level": "INFO", "format": "json"},
         }
+        if self.tls:
+            sections["tls"] = {
+                "certfile": str(self.certs.cert_file),
+                "keyfile": str(self.certs.key_file),
+            }
         for name, values in self.overrides.items():
             sections.setdefault(name, {}).update(values)
         sections["auth.api_keys"] = [
@@ -149,7 +156,9 @@ class Gateway:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gateway exited {self.proc.returncode}:\n{self.output()}")
             try:
-                response = httpx.get(f"{self.base}/health", verify=self.ssl_context, timeout=1)
+                response = httpx.get(
+                    f"{self.base}/health", verify=self.ssl_context if self.tls else False, timeout=1
+                )
                 if response.status_code == 200 or not wait_healthy:
                     return
             except httpx.TransportError:
@@ -174,6 +183,32 @@ class Gateway:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path and self.log_path.exists() else 0
+
+    def errors_logged(self, since: int = 0) -> list[str]:
+        """Log lines from byte ``since`` on that report a server error: a traceback, an
+        ``exception`` field, or level ERROR/CRITICAL. Client input must never cause one."""
+        if self.log_path is None:
+            return []
+        with self.log_path.open("rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+        found = []
+        for line in text.splitlines():
+            if "Traceback (most recent call last)" in line:
+                found.append(line)
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and (
+                "exception" in entry or entry.get("level") in ("ERROR", "CRITICAL")
+            ):
+                found.append(line)
+        return found
 
 
 def make_gateway(

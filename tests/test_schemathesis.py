@@ -70,8 +70,9 @@ FUZZ_RUNS = [
 
 
 @pytest.fixture(scope="module")
-def api_schema(gateway: Gateway) -> Any:
+def api_schema(shared_gateway: Gateway) -> Any:
     """The OpenAPI document as the running gateway serves it, trusted through the test CA."""
+    gateway = shared_gateway
     ca_file = str(gateway.certs.ca_file)
     config = schemathesis.Config.from_dict(
         {
@@ -88,8 +89,9 @@ def api_schema(gateway: Gateway) -> Any:
 
 
 @pytest.fixture(scope="module")
-def live_token(gateway: Gateway) -> str:
+def live_token(shared_gateway: Gateway) -> str:
     """The token of a live session created by the owner key."""
+    gateway = shared_gateway
     response = httpx.post(
         f"{gateway.base}/api/token/generate",
         headers={"X-API-Key": gateway.key("owner")},
