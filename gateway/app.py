@@ -15,8 +15,9 @@ from .auth.apikeys import KeyRing
 from .auth.tokens import TokenService
 from .broker import create_broker
 from .config import JWTKey, Settings, active_test_switches, load_jwt_keys
+from .errors import HTTP11Only
 from .hub import Hub
-from .logs import redact_path
+from .logs import redact_path, route_words
 from .metrics import Metrics
 from .ratelimit import RateLimiter, storage_for
 from .transport import echo, problems
@@ -101,29 +102,40 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
         await hub.stop()
 
     access = logging.getLogger("gateway.access")
+    # Metric labels and logged paths come from bounded sets whatever clients send
+    # (SPEC §11.5): methods outside these, and paths that match no route, get one value.
+    served_methods = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
+    path_words: frozenset[str] = frozenset()
+
+    @app.before_serving
+    async def _learn_routes() -> None:
+        nonlocal path_words
+        path_words = route_words(rule.rule for rule in app.url_map.iter_rules())
 
     @app.before_request
     async def _start_timer() -> None:
         g.started = time.perf_counter()
         g.request_id = uuid.uuid4().hex
+        if request.http_version not in ("1.0", "1.1"):
+            # HTTP/1.1 only (hypercorn_patches): `PRI * HTTP/2.0` reaches here as a request.
+            raise HTTP11Only("this gateway speaks HTTP/1.1 only")
 
     @app.after_request
     async def _access_log(response: Response) -> Response:
-        # The path is redacted (tokens in /qr/ and /api/session/) and the query string
-        # is never logged (SPEC §9).
+        # Only route words of the path are logged, never the query string (SPEC §9).
         response.headers["X-Request-ID"] = g.request_id
         duration = time.perf_counter() - g.started
-        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.request_seconds.labels(request.method, rule, str(response.status_code)).observe(
-            duration
-        )
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        method = request.method if request.method in served_methods else "other"
+        metrics.request_seconds.labels(method, route, str(response.status_code)).observe(duration)
         access.info(
             "request",
             extra={
                 "event": "http_request",
                 "request_id": g.request_id,
-                "method": request.method,
-                "path": redact_path(request.path),
+                "method": method,
+                "route": route,
+                "path": redact_path(request.path, path_words),
                 "status": response.status_code,
                 "duration_ms": round(duration * 1000, 2),
                 "client_ip": request.remote_addr,

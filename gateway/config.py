@@ -220,6 +220,9 @@ class WebSocketSettings(Section):
     send_queue_size: int = Field(default=32, ge=1, le=10_000)
     ping_interval_seconds: float = Field(default=20, gt=0)
     idle_timeout_seconds: float = Field(default=60, gt=0)
+    #: After the gateway's close frame, how long the client has to answer with its own
+    #: before the TCP connection is closed (RFC 6455 §7.1.1; SPEC §11.4: 5 s at most).
+    close_timeout_seconds: float = Field(default=5, gt=0, le=5)
 
     @model_validator(mode="after")
     def _idle_after_ping(self) -> WebSocketSettings:

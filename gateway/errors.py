@@ -4,7 +4,8 @@
 
     GatewayError                      500 / 1011
     ├── BadRequest                    400
-    │   └── InvalidJSON               400
+    │   ├── InvalidJSON               400
+    │   └── HTTP11Only                400
     ├── Unauthorized                  401 (WWW-Authenticate: ApiKey)
     ├── InvalidToken                  401 / 4401
     ├── Forbidden                     403
@@ -17,6 +18,7 @@
     ├── ValidationFailed              422 (with ``errors``)
     ├── RateLimited                   429 / 4429
     └── BrokerUnavailable             503 / 1013 (try again later)
+        └── OutcomeUnknown            503
 
 Transport renders them as RFC 9457 problem details or as a WebSocket close; nothing
 else in the code decides a status.
@@ -65,6 +67,16 @@ class InvalidJSON(BadRequest):
     """Raised when a JSON body does not parse, or is not UTF-8."""
 
     title, slug = "Body is not valid JSON", "invalid-json"
+
+
+class HTTP11Only(BadRequest):
+    """Raised for a request that is not HTTP/1.x (HTTP/2 "prior knowledge", ``PRI *``).
+
+    400 rather than 505: client input never causes a 5xx (README, Security model), so an
+    attacker cannot raise a server-error alarm at will.
+    """
+
+    title, slug = "HTTP/1.1 only", "http-1-1-only"
 
 
 class Unauthorized(GatewayError):
@@ -186,3 +198,21 @@ class ShuttingDown(GatewayError):
     """Raised for new work while the gateway drains on SIGTERM."""
 
     status, close_code, title, slug = 503, 1001, "Shutting down", "shutting-down"
+
+
+class OutcomeUnknown(BrokerUnavailable):
+    """Raised when a publish's answer from the broker did not come in time.
+
+    The broker may have run it: the outcome is settled in the background, and a retry
+    with the same ``Idempotency-Key`` and body replays it if it ran (SPEC §11.6).
+    """
+
+    title, slug = "Publish outcome unknown", "outcome-unknown"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(
+            detail
+            or "the broker did not confirm the publish in time; it may have been broadcast. "
+            "Retry with the same Idempotency-Key and body: it is replayed if it was, and "
+            "never broadcast twice"
+        )

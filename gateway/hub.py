@@ -21,13 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import limits
 import orjson
 
-from .broker import Broker, IdempotencyRecord, Publication, SessionRecord
+from .broker import Broker, IdempotencyClaim, Publication, PublishOutcome, SessionRecord
 from .config import Settings
 from .errors import (
     BrokerUnavailable,
     GatewayError,
+    OutcomeUnknown,
     SessionExpired,
     SessionFull,
     SessionNotFound,
@@ -40,6 +42,15 @@ log = logging.getLogger("gateway.hub")
 CLOSE_GOING_AWAY = 1001
 CLOSE_SLOW_CONSUMER = 4408
 CLOSE_EXPIRED = 4410
+#: Publishes whose outcome is being settled at once; beyond this a lost answer is
+#: only logged (a broker that never answers would otherwise grow this without end).
+MAX_UNSETTLED = 1000
+SETTLE_FIRST_RETRY_SECONDS = 0.1
+SETTLE_MAX_RETRY_SECONDS = 5.0
+
+#: Told, once, what a publish whose answer was lost did: its outcome, or None when it
+#: never ran and never will.
+Settled = Callable[[PublishOutcome | None], None]
 
 
 def late_join_message(data: str, now: float) -> str:
@@ -76,30 +87,67 @@ class Viewer:
     The queue is a plain deque plus a wake-up future made only while the writer
     waits: an idle viewer costs a fraction of an ``asyncio.Queue`` (three deques and
     bookkeeping), which matters at thousands of idle screens.
+
+    Two bounds share it. Broadcasts (``offer``) may queue up to
+    ``websocket.send_queue_size``: beyond, the viewer cannot keep up and is closed
+    4408. Replies to the viewer's own messages (``reply``: PONG, ERROR) are bounded by
+    its message quota instead, so a viewer that reads what it is sent but sends a
+    burst of PINGs within its quota is never taken for a slow consumer (SPEC §11.4).
     """
 
-    __slots__ = ("_limit", "_pending", "_waiter", "connected_at", "done", "session_id")
+    __slots__ = (
+        "_limit",
+        "_pending",
+        "_replies",
+        "_reply_limit",
+        "_waiter",
+        "connected_at",
+        "done",
+        "session_id",
+    )
 
-    def __init__(self, session_id: str, limit: int, connected_at: float) -> None:
+    def __init__(
+        self, session_id: str, limit: int, connected_at: float, reply_limit: int | None = None
+    ) -> None:
         self.session_id = session_id
         self.connected_at = connected_at
         self.done: asyncio.Future[Farewell] = asyncio.get_running_loop().create_future()
         self._limit = limit
+        self._reply_limit = limit if reply_limit is None else reply_limit
         self._pending: deque[Outgoing] = deque()
+        #: Queued items that are replies (``seq`` None), counted apart from broadcasts.
+        self._replies = 0
         self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, item: Outgoing) -> bool:
-        """Queue ``item`` without waiting; a full queue ends the viewer with 4408 (False)."""
+        """Queue a broadcast without waiting; a full queue ends the viewer with 4408 (False)."""
         if self.done.done():
             return True
-        if len(self._pending) >= self._limit:
+        if len(self._pending) - self._replies >= self._limit:
             self.finish(Farewell(CLOSE_SLOW_CONSUMER, "slow consumer"))
             return False
+        self._append(item)
+        return True
+
+    def reply(self, item: Outgoing) -> None:
+        """Queue an answer to the viewer's own message (``item.seq`` is None).
+
+        More unsent replies than the message quota allows mean the viewer is not
+        reading at all: 4408, as for broadcasts.
+        """
+        if self.done.done():
+            return
+        if self._replies >= self._reply_limit:
+            self.finish(Farewell(CLOSE_SLOW_CONSUMER, "slow consumer"))
+            return
+        self._replies += 1
+        self._append(item)
+
+    def _append(self, item: Outgoing) -> None:
         self._pending.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        return True
 
     async def next(self) -> Outgoing:
         """The oldest queued message, waiting for one if none is queued."""
@@ -109,7 +157,10 @@ class Viewer:
                 await self._waiter
             finally:
                 self._waiter = None
-        return self._pending.popleft()
+        item = self._pending.popleft()
+        if item.seq is None:
+            self._replies -= 1
+        return item
 
     def finish(self, farewell: Farewell) -> None:
         if not self.done.done():
@@ -133,12 +184,15 @@ class Hub:
         self.slow_consumers = 0
         self.last_session_count = 0
         self._viewers: dict[str, set[Viewer]] = {}
-        self._reported: dict[str, int] = {}
         self._empty = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+        self._unsettled: set[asyncio.Task[None]] = set()
         self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._timeout = settings.broker.timeout_seconds
+        #: Replies a viewer may have unsent: what its message quota lets it ask for.
+        quota = limits.parse(settings.rate_limits.ws_messages_per_connection).amount
+        self._reply_limit = max(quota, settings.websocket.send_queue_size)
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -153,7 +207,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
-        for task in tuple(self._background):
+        for task in (*self._background, *self._unsettled):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -203,19 +257,6 @@ class Hub:
         with contextlib.suppress(GatewayError):
             await self.count_sessions()
 
-    async def claim_idempotency(
-        self, scope: str, record: IdempotencyRecord, ttl_seconds: float
-    ) -> IdempotencyRecord | None:
-        held: IdempotencyRecord | None = await self._call(
-            self.broker.claim_idempotency(scope, record, ttl_seconds)
-        )
-        return held
-
-    async def finish_idempotency(
-        self, scope: str, record: IdempotencyRecord | None, ttl_seconds: float
-    ) -> None:
-        await self._call(self.broker.finish_idempotency(scope, record, ttl_seconds))
-
     # --- sessions --------------------------------------------------------------
 
     async def create_session(self, key_id: str) -> SessionRecord:
@@ -247,12 +288,22 @@ class Hub:
         return count
 
     async def publish(
-        self, record: SessionRecord, payload: dict[str, Any] | None, reason: str = ""
-    ) -> tuple[int, int]:
+        self,
+        record: SessionRecord,
+        payload: dict[str, Any] | None,
+        reason: str = "",
+        *,
+        idempotency: IdempotencyClaim | None = None,
+        on_settled: Settled | None = None,
+    ) -> PublishOutcome:
         """Store and broadcast one PAYMENT_DATA (``payload``) or PAYMENT_CLEARED (None).
 
-        Returns ``(seq, delivered)``: ``delivered`` counts the viewers the session had
-        when the message was published.
+        ``delivered`` in the outcome counts the viewers the session had when the
+        message was published. A key already used with this body gives the first
+        outcome, ``replayed``, and broadcasts nothing (IdempotencyConflict for another
+        body). When the broker's answer does not come in time the publish may or may
+        not have happened: this raises OutcomeUnknown (503), and settles the outcome
+        in the background, telling ``on_settled`` once it is final.
         """
         sid = record.session_id
         ts = format_epoch(self.clock())
@@ -273,42 +324,95 @@ class Hub:
                 data_tail=None,
                 linger_seconds=self.settings.sessions.data_linger_seconds,
             )
-        delivered = await self.viewer_count(sid)
-        seq: int | None = await self._call(self.broker.publish(sid, message, self.clock()))
-        if seq is None:
+        request_id = uuid.uuid4().hex
+        publishing = self.broker.publish(
+            sid, message, self.clock(), request_id=request_id, idempotency=idempotency
+        )
+        try:
+            outcome: PublishOutcome | None = await self._call(publishing)
+        except BrokerUnavailable:
+            self._settle_later(sid, request_id, on_settled)
+            raise OutcomeUnknown() from None
+        if outcome is None:
             raise SessionExpired("the session has expired")
+        if not outcome.replayed:
+            self._count(outcome)
+        return outcome
+
+    def _count(self, outcome: PublishOutcome) -> None:
         self.published += 1
-        self.delivered += delivered
-        return seq, delivered
+        self.delivered += outcome.delivered
+
+    def _settle_later(self, session_id: str, request_id: str, report: Settled | None) -> None:
+        if len(self._unsettled) >= MAX_UNSETTLED:
+            log.error(
+                "publish outcome left unsettled",
+                extra={"event": "publish_unsettled", "session_id": session_id},
+            )
+            return
+        task = asyncio.create_task(
+            self._settle(session_id, request_id, report), name="gateway-settle"
+        )
+        self._unsettled.add(task)
+        task.add_done_callback(self._unsettled.discard)
+
+    async def _settle(self, session_id: str, request_id: str, report: Settled | None) -> None:
+        """Ask the broker until it answers: what the publish did, or that it never will."""
+        delay = SETTLE_FIRST_RETRY_SECONDS
+        while True:
+            try:
+                outcome: PublishOutcome | None = await self._call(
+                    self.broker.settle(session_id, request_id)
+                )
+                break
+            except BrokerUnavailable:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, SETTLE_MAX_RETRY_SECONDS)
+            except asyncio.CancelledError:
+                log.warning(
+                    "publish outcome unknown at shutdown",
+                    extra={"event": "publish_unsettled", "session_id": session_id},
+                )
+                raise
+        if outcome is not None:
+            self._count(outcome)
+        if report is not None:
+            report(outcome)
 
     # --- viewers -----------------------------------------------------------------
 
     async def join(self, session_id: str) -> tuple[Viewer, SessionRecord]:
         """Register a viewer and return it with the record its first messages describe.
 
-        The viewer is registered before the record is read, so a publish racing with
-        the join is either in the record or in the queue; the connection skips queued
-        messages whose ``seq`` the record already covers.
+        The broker admits the viewer against ``max_viewers_per_session`` in one step
+        with counting it, so concurrent joins on any number of instances never admit
+        more. The viewer is registered before the record is read, so a publish racing
+        with the join is either in the record or in the queue; the connection skips
+        queued messages whose ``seq`` the record already covers.
         """
         if self.draining:
             raise ShuttingDown()
-        record = await self.session(session_id)
-        # Viewers on other instances, then ours counted without awaiting, so that two
-        # joins racing here cannot both take the last place.
-        others = await self.viewer_count(session_id) - self._reported.get(session_id, 0)
-        local = self._viewers.setdefault(session_id, set())
-        total = max(0, others) + len(local)
-        if total >= self.settings.sessions.max_viewers_per_session:
-            if not local:
-                del self._viewers[session_id]
-            raise SessionFull(f"the session already has {total} viewers")
-        now = self.clock()
-        viewer = Viewer(session_id, self.settings.websocket.send_queue_size, now)
-        local.add(viewer)
-        self._arm_expiry(session_id, record.expires_at)
+        await self.session(session_id)
+        limit = self.settings.sessions.max_viewers_per_session
+        total: int | None = await self._call(
+            self.broker.admit_viewer(
+                session_id,
+                max_viewers=limit,
+                now=self.clock(),
+                linger_seconds=self.settings.sessions.data_linger_seconds,
+            )
+        )
+        if total is None:
+            raise SessionNotFound("no such session")
+        if total < 0:
+            raise SessionFull(f"the session already has {limit} viewers")
+        viewer = Viewer(
+            session_id, self.settings.websocket.send_queue_size, self.clock(), self._reply_limit
+        )
+        self._viewers.setdefault(session_id, set()).add(viewer)
         try:
-            await self._report(session_id)
             record = await self.session(session_id)
+            self._arm_expiry(session_id, record.expires_at)
         except GatewayError:
             await self.leave(viewer)
             raise
@@ -327,19 +431,13 @@ class Hub:
             if timer is not None:
                 timer.cancel()
         with contextlib.suppress(GatewayError):
-            await self._report(viewer.session_id)
-
-    async def _report(self, session_id: str) -> None:
-        """Tell the broker how many viewers this instance holds for the session."""
-        count = len(self._viewers.get(session_id, ()))
-        self._reported[session_id] = count
-        if not count:
-            del self._reported[session_id]
-        await self._call(
-            self.broker.set_viewers(
-                session_id, count, self.clock(), self.settings.sessions.data_linger_seconds
+            await self._call(
+                self.broker.release_viewer(
+                    viewer.session_id,
+                    now=self.clock(),
+                    linger_seconds=self.settings.sessions.data_linger_seconds,
+                )
             )
-        )
 
     def _deliver(self, session_id: str, seq: int, text: str) -> None:
         """Called by the broker for each message: offer it to every local viewer."""

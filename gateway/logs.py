@@ -2,16 +2,17 @@
 
 Records carry an ``event`` name and fields passed in ``extra``. Secrets never reach a
 record in the first place: handlers log ids and hashes, not tokens, keys, query
-strings or payment contents; :func:`redact_path` hides the token part of paths.
+strings or payment contents; :func:`redact_path` keeps only the path segments that
+name a route, so no part of a token is logged however its path is spelled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import ssl
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,13 +22,33 @@ import orjson
 _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
 )
-_TOKEN_PATH = re.compile(r"^/(qr|api/session)/[^/?]+")
+REDACTED = "[redacted]"
 
 
-def redact_path(path: str) -> str:
-    """``/qr/<token>`` → ``/qr/[redacted]``; the query string is dropped."""
-    path = path.split("?", 1)[0]
-    return _TOKEN_PATH.sub(lambda m: f"/{m.group(1)}/[redacted]", path)
+def route_words(rules: Iterable[str]) -> frozenset[str]:
+    """The literal segments of route templates (``/api/session/<path:token>`` gives
+    ``api`` and ``session``), lower-cased: the only segments a log may show."""
+    return frozenset(
+        part.lower()
+        for rule in rules
+        for part in rule.split("/")
+        if part and not part.startswith("<")
+    )
+
+
+def redact_path(path: str, words: frozenset[str]) -> str:
+    """``path`` with every segment that is not a route's word replaced by ``[redacted]``.
+
+    A token may sit in any segment of a path spelled in ways no route matches
+    (``/QR/<t>``, ``/qr//<t>``, ``/api/Session/<t>``, ``/qr/../qr/<t>``,
+    ``/qr-assets/<t>``), and in pieces (``/qr/<t1>/<t2>``): an allow-list of the words
+    routes are made of is the rule that holds for all of them (SPEC §11.5). Empty and
+    dot segments are kept, so the shape of the path shows. The query string is dropped.
+    """
+    segments = path.split("?", 1)[0].split("/")
+    return "/".join(
+        s if not s or s in (".", "..") or s.lower() in words else REDACTED for s in segments
+    )
 
 
 class JSONFormatter(logging.Formatter):

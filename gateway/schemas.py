@@ -237,20 +237,57 @@ def check_qr(qr: str, max_bytes: int) -> None:
         raise ValueError(f"neither a PNG data URI nor a valid EMVCo payload: {exc}") from None
 
 
+#: Extra integers must survive every JSON reader: I-JSON's exact range (RFC 7493 §2.2).
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def has_forbidden_character(text: str) -> bool:
+    return any(unicodedata.category(ch) in FORBIDDEN_CATEGORIES for ch in text)
+
+
 def extra_field_errors(extras: dict[str, Any], info: ValidationInfo | None) -> list[Any]:
-    """Line errors for fields outside SPEC §3 under the ``allow_extra_fields`` policy."""
+    """Line errors for fields outside SPEC §3 under the ``allow_extra_fields`` policy.
+
+    A kept field is broadcast as it came, so its name and value follow the character
+    rules of ``merchant`` (no controls, format characters, surrogates, private use or
+    unassigned code points) and its integers stay within I-JSON's exact range.
+    """
     allowed = _payload_settings(info).allow_extra_fields if info else False
     errors = []
     for name, value in extras.items():
         if name == "seq":
             errors.append(_line_error(name, "seq is reserved for the gateway"))
+        elif name == "payee":
+            errors.append(_line_error(name, "payee is derived by the gateway from the QR"))
         elif not allowed:
             errors.append(_line_error(name, "unknown field (payload.allow_extra_fields is false)"))
+        elif len(name) > 64 or has_forbidden_character(name):
+            errors.append(_line_error(name, "extra field names are 1-64 printable characters"))
         elif isinstance(value, str) and len(value) > 255:
             errors.append(_line_error(name, "extra string fields may hold at most 255 characters"))
+        elif isinstance(value, str) and has_forbidden_character(value):
+            errors.append(_line_error(name, "contains a forbidden character"))
+        elif isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+            errors.append(_line_error(name, "extra integers must be within ±(2^53 - 1)"))
         elif not isinstance(value, str | bool | int | float):
             errors.append(_line_error(name, "extra fields must be a string, a number or a boolean"))
     return errors
+
+
+#: A field name echoed in a 422 is cut to this many characters.
+MAX_LOC_CHARS = 64
+
+
+def printable_loc(part: str | int) -> str | int:
+    """A location part as it can be sent back: UTF-8 encodable and short.
+
+    Unknown field names come from the client; one may hold a lone surrogate (which no
+    JSON encoder writes) or be 300 KB long.
+    """
+    if isinstance(part, int):
+        return part
+    safe = part.encode("utf-8", "backslashreplace").decode("utf-8")
+    return safe if len(safe) <= MAX_LOC_CHARS else safe[:MAX_LOC_CHARS] + "…"
 
 
 def problem_errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -258,7 +295,7 @@ def problem_errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list[d
     out = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
         msg = err["msg"].removeprefix("Value error, ")
-        out.append({"loc": [*prefix, *err["loc"]], "msg": msg})
+        out.append({"loc": [printable_loc(p) for p in (*prefix, *err["loc"])], "msg": msg})
     return out
 
 
@@ -274,12 +311,14 @@ class TokenRequest(Strict):
 
 
 class PaymentRequest(Strict):
-    token: str = Field(max_length=4096, description="the session token from /api/token/generate")
+    # No length rule here: a token of any length or content is a credential that
+    # fails verification (401), never a schema violation (SPEC §11.1).
+    token: str = Field(description="the session token from /api/token/generate")
     data: PaymentData
 
 
 class ClearRequest(Strict):
-    token: str = Field(max_length=4096)
+    token: str = Field(description="the session token from /api/token/generate")
     reason: Literal["paid", "cancelled", "replaced"] = "cancelled"
 
 
@@ -349,7 +388,10 @@ def validate_body(model: type[Strict], data: Any, payload: PayloadSettings) -> A
         extras = {k: v for k, v in inner.items() if k not in KNOWN_FIELDS}
         info = _Context(payload)
         for err in extra_field_errors(extras, info):  # type: ignore[arg-type]
-            entry = {"loc": ["data", *err["loc"]], "msg": err["ctx"]["error"]}
+            entry = {
+                "loc": ["data", *(printable_loc(p) for p in err["loc"])],
+                "msg": err["ctx"]["error"],
+            }
             if entry not in errors:
                 errors.append(entry)
     raise ValidationFailed(errors)

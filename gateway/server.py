@@ -20,11 +20,10 @@ from typing import Any
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 from hypercorn.middleware import ProxyFixMiddleware
-from hypercorn.protocol import ws_stream
 from quart import Quart
-from wsproto.extensions import PerMessageDeflate
 
 from .config import Settings, active_test_switches
+from .hypercorn_patches import DEFAULT_CLOSE_TIMEOUT_SECONDS, patch_hypercorn
 from .logs import is_peer_error, loop_exception_handler
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
@@ -53,7 +52,9 @@ GC_YOUNG_THRESHOLD = 20_000
 
 
 class GatewayConfig(Config):
-    """Hypercorn's config with the gateway's TLS context: no session tickets.
+    """Hypercorn's config with the gateway's TLS context (no session tickets), plus the
+    closing-handshake deadline that the patched WebSocket stream reads
+    (``hypercorn_patches``).
 
     Mozilla's intermediate profile turns session tickets off (they weaken forward
     secrecy, and each instance would need a shared, rotated ticket key). It also spares
@@ -61,6 +62,8 @@ class GatewayConfig(Config):
     client does): a NewSessionTicket arriving while such a client sends its upgrade
     request can lose the request, and the connection then idles out unanswered.
     """
+
+    websocket_close_timeout: float = DEFAULT_CLOSE_TIMEOUT_SECONDS
 
     def create_ssl_context(self) -> ssl.SSLContext | None:
         context = super().create_ssl_context()
@@ -70,29 +73,8 @@ class GatewayConfig(Config):
         return context
 
 
-class DeclinedDeflate(PerMessageDeflate):
-    """permessage-deflate, offered by every browser, declined.
-
-    Hypercorn accepts it whenever a client offers it (hypercorn#307: no setting), and
-    wsproto then keeps a zlib compressor per connection: about 256 KiB of memory per
-    viewer, and CPU per message, to shrink QR messages that are mostly base64 PNG. It
-    would also put secrets and client bytes through one compression context (the
-    CRIME/BREACH family). Node's `ws` server declines it by default for the same costs.
-    """
-
-    def accept(self, offer: str) -> None:
-        return None
-
-
-def decline_permessage_deflate() -> None:
-    """Make Hypercorn's WebSocket handshake answer every offer without the extension."""
-    # Hypercorn builds `[PerMessageDeflate()]` in Handshake.accept from this module
-    # attribute; a test fails if an upgrade stops doing so.
-    setattr(ws_stream, "PerMessageDeflate", DeclinedDeflate)  # noqa: B010
-
-
-def hypercorn_config(settings: Settings) -> Config:
-    decline_permessage_deflate()
+def hypercorn_config(settings: Settings) -> GatewayConfig:
+    """Hypercorn's settings for ``settings`` (the caller has run ``patch_hypercorn``)."""
     config = GatewayConfig()
     host = settings.server.host
     host = f"[{host}]" if ":" in host else host
@@ -101,14 +83,13 @@ def hypercorn_config(settings: Settings) -> Config:
         config.certfile = settings.tls.certfile
         config.keyfile = settings.tls.keyfile
         config.ciphers = INTERMEDIATE_CIPHERS
-    # WebSocket over HTTP/2 (RFC 8441) has open Hypercorn bugs (#329, #370): keep h1.
+    # HTTP/1.1 only (hypercorn_patches also refuses h2c and prior knowledge).
     config.alpn_protocols = ["http/1.1"]
     ws = settings.websocket
-    # The app closes a message over max_message_bytes with 1009 itself (transport/ws.py),
-    # releasing the viewer at once. Hypercorn's own limit stays as a backstop well above
-    # it: when Hypercorn sends that 1009 it stops reading the connection (the client's
-    # close reply is never processed) and the viewer lingers until the idle timeout.
-    config.websocket_max_message_size = max(4 * ws.max_message_bytes, 65536)
+    # Counted as the message arrives, in characters for text (patched: the app hears
+    # of the 1009 at once, and the closing handshake is bounded).
+    config.websocket_max_message_size = ws.max_message_bytes
+    config.websocket_close_timeout = ws.close_timeout_seconds
     if echo.SWITCH in active_test_switches():
         config.websocket_max_message_size = echo.MAX_MESSAGE_BYTES
     config.websocket_ping_interval = ws.ping_interval_seconds
@@ -146,6 +127,7 @@ def tune_gc() -> None:
 
 async def serve(app: Quart, settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then drain and return."""
+    patch_hypercorn()
     tune_gc()
     services: Services = app.extensions[EXTENSION]
     hub = services.hub

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from gateway.broker import Broker, IdempotencyRecord, Publication, SessionRecord, create_broker
+from gateway.broker import (
+    Broker,
+    IdempotencyClaim,
+    Publication,
+    PublishOutcome,
+    SessionRecord,
+    create_broker,
+)
+from gateway.errors import IdempotencyConflict
 
 from .gatewayproc import RedisServer
 
@@ -76,6 +85,35 @@ def message(data: str | None = ',"amount":5}', linger: float = 60) -> Publicatio
     )
 
 
+async def publish(
+    broker: Broker,
+    session_id: str,
+    publication: Publication | None = None,
+    *,
+    request_id: str | None = None,
+    idempotency: IdempotencyClaim | None = None,
+) -> PublishOutcome | None:
+    return await broker.publish(
+        session_id,
+        publication or message(),
+        time.time(),
+        request_id=request_id or uuid.uuid4().hex,
+        idempotency=idempotency,
+    )
+
+
+async def admit(
+    broker: Broker, session_id: str, limit: int = 100, linger: float = 60
+) -> int | None:
+    return await broker.admit_viewer(
+        session_id, max_viewers=limit, now=time.time(), linger_seconds=linger
+    )
+
+
+async def release(broker: Broker, session_id: str, linger: float = 60) -> None:
+    await broker.release_viewer(session_id, now=time.time(), linger_seconds=linger)
+
+
 async def test_a_created_session_reads_back(backend: Backend) -> None:
     """create_session stores a record that get_session returns; unknown ids are None."""
     broker, _ = await backend.new()
@@ -103,11 +141,8 @@ async def test_publish_assigns_seq_keeps_data_and_delivers_everywhere(backend: B
     second, got_second = await backend.new()
     rec = record()
     await first.create_session(rec, max_sessions=10)
-    seqs = [
-        await (first if i % 2 else second).publish(rec.session_id, message(), time.time())
-        for i in range(3)
-    ]
-    assert seqs == [1, 2, 3]
+    outcomes = [await publish(first if i % 2 else second, rec.session_id) for i in range(3)]
+    assert outcomes == [PublishOutcome(1, 0), PublishOutcome(2, 0), PublishOutcome(3, 0)]
     for got in {id(got_first): got_first, id(got_second): got_second}.values():
         await wait_for(lambda got=got: len(got) == 3)
         assert [(sid, seq) for sid, seq, _ in got] == [(rec.session_id, s) for s in (1, 2, 3)]
@@ -124,8 +159,8 @@ async def test_a_clear_drops_the_data_but_counts_seq(backend: Backend) -> None:
     broker, _ = await backend.new()
     rec = record()
     await broker.create_session(rec, max_sessions=10)
-    await broker.publish(rec.session_id, message(), time.time())
-    assert await broker.publish(rec.session_id, message(None), time.time()) == 2
+    await publish(broker, rec.session_id)
+    assert await publish(broker, rec.session_id, message(None)) == PublishOutcome(2, 0)
     stored = await broker.get_session(rec.session_id)
     assert stored is not None
     assert (stored.seq, stored.data) == (2, None)
@@ -134,24 +169,48 @@ async def test_a_clear_drops_the_data_but_counts_seq(backend: Backend) -> None:
 async def test_publish_to_an_unknown_session_is_none(backend: Backend) -> None:
     """publish on a session the broker does not hold returns None and delivers nothing."""
     broker, got = await backend.new()
-    assert await broker.publish(str(uuid.uuid4()), message(), time.time()) is None
+    assert await publish(broker, str(uuid.uuid4())) is None
     await asyncio.sleep(0.1)
     assert got == []
 
 
 async def test_viewer_counts_add_up_across_instances(backend: Backend) -> None:
-    """count_viewers sums what every instance registered; 0 removes an instance's share."""
+    """count_viewers sums what every instance admitted; a release takes one away."""
     first, _ = await backend.new()
     second, _ = await backend.new()
     rec = record()
     await first.create_session(rec, max_sessions=10)
-    await first.set_viewers(rec.session_id, 2, time.time(), 60)
-    if second is not first:
-        await second.set_viewers(rec.session_id, 3, time.time(), 60)
-    expected = 5 if second is not first else 2
-    assert await first.count_viewers(rec.session_id) == expected
-    await first.set_viewers(rec.session_id, 0, time.time(), 60)
-    assert await second.count_viewers(rec.session_id) == expected - 2
+    assert await admit(first, rec.session_id) == 1
+    assert await admit(first, rec.session_id) == 2
+    assert await admit(second, rec.session_id) == 3
+    assert await first.count_viewers(rec.session_id) == 3
+    await release(first, rec.session_id)
+    assert await second.count_viewers(rec.session_id) == 2
+    outcome = await publish(second, rec.session_id)
+    assert outcome is not None
+    assert outcome.delivered == 2
+
+
+async def test_admission_stops_at_the_limit_across_instances(backend: Backend) -> None:
+    """Twenty concurrent joins over two instances admit exactly max_viewers (5)."""
+    first, _ = await backend.new()
+    second, _ = await backend.new()
+    rec = record()
+    await first.create_session(rec, max_sessions=10)
+    results = await asyncio.gather(
+        *(admit(first if i % 2 else second, rec.session_id, limit=5) for i in range(20))
+    )
+    assert sorted(r for r in results if r is not None and r > 0) == [1, 2, 3, 4, 5]
+    assert results.count(-1) == 15
+    assert await first.count_viewers(rec.session_id) == 5
+    await release(second, rec.session_id)
+    assert await admit(first, rec.session_id, limit=5) == 5
+
+
+async def test_admission_to_an_unknown_session_is_none(backend: Backend) -> None:
+    """admit_viewer on a session the broker does not hold counts nothing."""
+    broker, _ = await backend.new()
+    assert await admit(broker, str(uuid.uuid4())) is None
 
 
 async def test_data_lingers_then_goes_when_nobody_watches(backend: Backend) -> None:
@@ -159,7 +218,7 @@ async def test_data_lingers_then_goes_when_nobody_watches(backend: Backend) -> N
     broker, _ = await backend.new()
     rec = record()
     await broker.create_session(rec, max_sessions=10)
-    await broker.publish(rec.session_id, message(linger=0.3), time.time())
+    await publish(broker, rec.session_id, message(linger=0.3))
 
     async def gone() -> bool:
         await broker.sweep(time.time(), 0.3)
@@ -174,14 +233,14 @@ async def test_data_stays_while_a_viewer_watches(backend: Backend) -> None:
     broker, _ = await backend.new()
     rec = record()
     await broker.create_session(rec, max_sessions=10)
-    await broker.set_viewers(rec.session_id, 1, time.time(), 0.2)
-    await broker.publish(rec.session_id, message(linger=0.2), time.time())
+    await admit(broker, rec.session_id, linger=0.2)
+    await publish(broker, rec.session_id, message(linger=0.2))
     await asyncio.sleep(0.6)
     await broker.sweep(time.time(), 0.2)
     stored = await broker.get_session(rec.session_id)
     assert stored is not None
     assert stored.data is not None
-    await broker.set_viewers(rec.session_id, 0, time.time(), 0.2)
+    await release(broker, rec.session_id, linger=0.2)
 
     async def gone() -> bool:
         await broker.sweep(time.time(), 0.2)
@@ -205,15 +264,68 @@ async def test_expired_sessions_disappear(backend: Backend) -> None:
     assert await broker.count_sessions() == 0
 
 
-async def test_idempotency_claims_are_exclusive(backend: Backend) -> None:
-    """The first claim wins; later ones see the held record, then the finished answer."""
+def claim(body: str = "abc", scope: str = "scope") -> IdempotencyClaim:
+    return IdempotencyClaim(scope, hashlib.sha256(body.encode()).hexdigest(), 60)
+
+
+async def test_an_idempotency_key_publishes_once_and_replays_everywhere(backend: Backend) -> None:
+    """The first publish with a key broadcasts; repeats on any instance replay its outcome
+    and broadcast nothing; another body under the key is a conflict."""
+    first, got = await backend.new()
+    second, _ = await backend.new()
+    rec = record()
+    await first.create_session(rec, max_sessions=10)
+    assert await publish(first, rec.session_id, idempotency=claim()) == PublishOutcome(1, 0)
+    again = await publish(second, rec.session_id, idempotency=claim())
+    assert again == PublishOutcome(1, 0, replayed=True)
+    with pytest.raises(IdempotencyConflict):
+        await publish(second, rec.session_id, idempotency=claim("another body"))
+    assert await publish(first, rec.session_id, idempotency=claim(scope="other")) == (
+        PublishOutcome(2, 0)
+    )
+    await wait_for(lambda: len(got) == 2)
+    await asyncio.sleep(0.1)
+    assert [seq for _, seq, _ in got] == [1, 2]
+
+
+async def test_concurrent_requests_with_one_key_broadcast_once(backend: Backend) -> None:
+    """Ten racing publishes with one key and body: one broadcast, nine replays of it."""
+    first, got = await backend.new()
+    second, _ = await backend.new()
+    rec = record()
+    await first.create_session(rec, max_sessions=10)
+    outcomes = await asyncio.gather(
+        *(
+            publish(first if i % 2 else second, rec.session_id, idempotency=claim())
+            for i in range(10)
+        )
+    )
+    assert {(o.seq, o.delivered) for o in outcomes if o is not None} == {(1, 0)}
+    assert sum(1 for o in outcomes if o is not None and not o.replayed) == 1
+    await wait_for(lambda: len(got) >= 1)
+    await asyncio.sleep(0.1)
+    assert len(got) == 1
+
+
+async def test_settle_returns_what_a_publish_did(backend: Backend) -> None:
+    """settle on a request that ran gives its outcome, on any instance, every time."""
     first, _ = await backend.new()
     second, _ = await backend.new()
-    claim = IdempotencyRecord("abc")
-    assert await first.claim_idempotency("scope", claim, 60) is None
-    assert await second.claim_idempotency("scope", IdempotencyRecord("abc"), 60) == claim
-    done = IdempotencyRecord("abc", 200, b'{"ok":true}')
-    await first.finish_idempotency("scope", done, 60)
-    assert await second.claim_idempotency("scope", IdempotencyRecord("xyz"), 60) == done
-    await first.finish_idempotency("scope", None, 60)
-    assert await second.claim_idempotency("scope", claim, 60) is None
+    rec = record()
+    await first.create_session(rec, max_sessions=10)
+    await publish(first, rec.session_id, request_id="r1")
+    assert await second.settle(rec.session_id, "r1") == PublishOutcome(1, 0)
+    assert await first.settle(rec.session_id, "r1") == PublishOutcome(1, 0)
+
+
+async def test_a_settled_request_never_runs_afterwards(backend: Backend) -> None:
+    """settle on a request that has not run fences it: arriving later, it does nothing."""
+    first, got = await backend.new()
+    second, _ = await backend.new()
+    rec = record()
+    await first.create_session(rec, max_sessions=10)
+    assert await second.settle(rec.session_id, "late") is None
+    assert await publish(first, rec.session_id, request_id="late") is None
+    assert await second.settle(rec.session_id, "late") is None
+    assert await publish(first, rec.session_id) == PublishOutcome(1, 0)
+    await wait_for(lambda: len(got) == 1)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -14,15 +15,22 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from gateway.broker.redis import _PUBLISH
+
 from .gatewayproc import HIGH_LIMITS, Gateway, RedisServer, payment
+from .redisproxy import RedisProxy
 
 ISSUER = "https://gateway.test"
 
 
 def shared(redis: RedisServer, **sections: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Config of one instance of a cluster: the same broker and issuer for all."""
+    return shared_url(redis.url, **sections)
+
+
+def shared_url(url: str, **sections: dict[str, Any]) -> dict[str, dict[str, Any]]:
     config: dict[str, dict[str, Any]] = {
-        "broker": {"url": redis.url, "timeout_seconds": 1},
+        "broker": {"url": url, "timeout_seconds": 1},
         "auth": {"issuer": ISSUER},
         "rate_limits": dict(HIGH_LIMITS),
         "websocket": {"ping_interval_seconds": 1},
@@ -235,3 +243,149 @@ async def test_a_stalled_redis_never_blocks_ping_pong(
     assert (await publish(gw, session["token"])).status_code == 200
     assert (await receive(ws))["type"] == "PAYMENT_DATA"
     await ws.close()
+
+
+# --- unknown outcomes (SPEC §11.6) ------------------------------------------------------------
+
+PUBLISH_SHA = hashlib.sha1(_PUBLISH.encode()).hexdigest().encode()  # noqa: S324 (Redis's name)
+
+
+@pytest.fixture
+def proxied(redis_server: Callable[..., RedisServer]) -> Iterator[RedisProxy]:
+    """A real Redis behind a proxy that can hold its replies or the requests to it."""
+    redis = redis_server()
+    proxy = RedisProxy(redis.port)
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+async def publish_keyed(gw: Gateway, token: str, key: str, amount: int) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context, timeout=15) as client:
+        return await client.post(
+            "/api/payment",
+            headers={"X-API-Key": gw.key(), "Idempotency-Key": key},
+            json={"token": token, "data": payment(amount=amount)},
+        )
+
+
+async def audit_events(gw: Gateway, seconds: float = 10) -> list[dict[str, Any]]:
+    """The publish audit events logged so far (after a moment for late ones)."""
+    deadline = time.monotonic() + seconds
+    events: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        events = [
+            json.loads(line)
+            for line in gw.output().splitlines()
+            if '"logger":"gateway.audit"' in line
+        ]
+        if any(e.get("outcome") == "confirmed_late" for e in events):
+            break
+        await asyncio.sleep(0.1)
+    return events
+
+
+async def nothing_more(ws: ClientConnection) -> None:
+    """PING gets PONG next: nothing else was queued for this viewer."""
+    await ws.send('{"type":"PING"}')
+    assert (await receive(ws))["type"] == "PONG"
+
+
+async def test_a_lost_reply_is_an_unknown_outcome_and_is_never_broadcast_twice(
+    start_gateway: Callable[..., Gateway], proxied: RedisProxy
+) -> None:
+    """Redis runs the publish but its reply is held past broker.timeout_seconds: the client
+    gets 503, the viewer gets seq 2 once, a retry with the same key and body replays seq 2
+    (never publishes seq 3), and seq 2 has its audit event."""
+    gw = start_gateway(shared_url(proxied.url))
+    session = await generate(gw)
+    ws, _ = await watch(gw, session["token"])
+    other = await generate(gw)
+    bystander_ws, _ = await watch(gw, other["token"])
+    assert (await publish_keyed(gw, session["token"], "warm-up", 1000)).json()["seq"] == 1
+    assert (await receive(ws))["payload"]["seq"] == 1
+
+    proxied.hold(PUBLISH_SHA, 2.5)
+    lost = await publish_keyed(gw, session["token"], "order-7", 300000)
+    proxied.release()
+    assert lost.status_code == 503, lost.text
+    assert lost.json()["title"] == "Publish outcome unknown"
+    assert (await receive(ws))["payload"]["seq"] == 2  # Redis did run it
+
+    retry = await publish_keyed(gw, session["token"], "order-7", 300000)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["seq"] == 2
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    await nothing_more(ws)
+
+    events = await audit_events(gw)
+    assert [e["seq"] for e in events] == [1, 2]
+    assert events[1]["outcome"] == "confirmed_late"
+
+    assert (await publish(gw, other["token"])).status_code == 200
+    assert (await receive(bystander_ws))["payload"]["seq"] == 1
+    for viewer in (ws, bystander_ws):
+        await viewer.close()
+
+
+async def test_a_publish_that_never_reached_redis_in_time_is_fenced(
+    start_gateway: Callable[..., Gateway], proxied: RedisProxy
+) -> None:
+    """The publish request itself is held past the timeout: the gateway settles the outcome
+    first (the request can then never run), the late request broadcasts nothing, and a
+    retry with the same key publishes exactly once."""
+    gw = start_gateway(shared_url(proxied.url))
+    session = await generate(gw)
+    ws, _ = await watch(gw, session["token"])
+    assert (await publish_keyed(gw, session["token"], "warm-up", 1000)).status_code == 200
+    assert (await receive(ws))["payload"]["seq"] == 1
+
+    proxied.hold(PUBLISH_SHA, 3.0, what="requests")
+    lost = await publish_keyed(gw, session["token"], "order-8", 250000)
+    proxied.release()
+    assert lost.status_code == 503, lost.text
+    # The held request reaches Redis 3 s after it was sent, after the settle's fence.
+    await asyncio.sleep(3.5)
+    await nothing_more(ws)
+    assert '"event":"publish_not_broadcast"' in gw.output()
+
+    retry = await publish_keyed(gw, session["token"], "order-8", 250000)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["seq"] == 2
+    assert "Idempotent-Replayed" not in retry.headers
+    message = await receive(ws)
+    assert (message["payload"]["seq"], message["payload"]["amount"]) == (2, 250000)
+    await nothing_more(ws)
+    await ws.close()
+
+
+# --- viewer caps across instances (SPEC §11.4) --------------------------------------------------
+
+
+async def test_concurrent_connects_over_two_instances_never_pass_the_cap(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """Sixteen viewers connecting at once, half to each instance, to a session capped at
+    5: exactly five are admitted, the rest closed 4403."""
+    redis = redis_server()
+    config = shared(redis, sessions={"max_viewers_per_session": 5})
+    a, b = start_gateway(config), start_gateway(config)
+    session = await generate(a)
+
+    async def attempt(gw: Gateway) -> tuple[str, ClientConnection]:
+        ws = await connect(f"{gw.ws_base}/?token={session['token']}", ssl=gw.ssl_context)
+        try:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        except ConnectionClosed:
+            return str(ws.close_code), ws
+        return message["type"], ws
+
+    results = await asyncio.gather(*(attempt(a if i % 2 else b) for i in range(16)))
+    outcomes = sorted(kind for kind, _ in results)
+    assert outcomes.count("SESSION_INFO") == 5, outcomes
+    assert outcomes.count("4403") == 11, outcomes
+    async with httpx.AsyncClient(base_url=a.base, verify=a.ssl_context) as client:
+        info = (await client.get(f"/api/session/{session['token']}")).json()
+    assert info["viewers"] == 5
+    for _, ws in results:
+        await ws.close()

@@ -78,6 +78,9 @@ def test_a_missing_or_foreign_build_stops_start_up(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="gateway-idle-timeout"):
         build_page(settings(), tmp_path)
     (tmp_path / "index.html").write_text(f"<html>{WS_URL_META}{IDLE_TIMEOUT_META}</html>")
+    with pytest.raises(RuntimeError, match="qr-assets is missing"):
+        build_page(settings(), tmp_path)
+    (tmp_path / "qr-assets").mkdir()
     page = build_page(settings(ws_public_url='wss://x.example/"><script>'), tmp_path)
     assert b"<script>" not in page.html
     assert b'content="wss://x.example/&quot;&gt;&lt;script&gt;"' in page.html

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import struct
 import zlib
 from typing import Any
@@ -16,7 +17,9 @@ from gateway.schemas import (
     ClearRequest,
     PaymentData,
     PaymentRequest,
+    Strict,
     TokenRequest,
+    printable_loc,
     validate_body,
 )
 
@@ -765,11 +768,15 @@ def test_payment_request_requires_a_token() -> None:
     assert locs(info.value.errors) == [["token"]]
 
 
-def test_payment_request_refuses_a_token_over_4096_characters() -> None:
-    """Tokens longer than 4096 characters are refused at token."""
-    with pytest.raises(ValidationFailed) as info:
-        validate_body(PaymentRequest, {"token": "t" * 4097, "data": payment()}, PayloadSettings())
-    assert locs(info.value.errors) == [["token"]]
+@pytest.mark.parametrize("model", [PaymentRequest, ClearRequest])
+def test_a_token_of_any_length_or_content_passes_the_schema(model: type[Strict]) -> None:
+    """A 4097-character or non-ASCII token is a string to verify (401), not a schema error
+    (SPEC §11.1: never 422 for a token)."""
+    for token in ("t" * 4097, "\ud800.a.b", "é"):
+        body: dict[str, Any] = {"token": token}
+        if model is PaymentRequest:
+            body["data"] = payment()
+        assert validate_body(model, body, PayloadSettings()).token == token
 
 
 def test_payment_request_refuses_unknown_top_level_fields() -> None:
@@ -825,3 +832,58 @@ def test_token_request_refuses_unknown_fields() -> None:
     with pytest.raises(ValidationFailed) as info:
         validate_body(TokenRequest, {"ttl": 60, "sessionId": "x"}, PayloadSettings())
     assert sorted(locs(info.value.errors)) == [["sessionId"], ["ttl"]]
+
+
+# --- kept extra fields and what a 422 echoes (SPEC §11.2) ------------------------------
+
+EXTRAS = PayloadSettings(allow_extra_fields=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("note", "bàn\u202e7"),
+        ("note", "\ud800"),
+        ("note\ud800", "x"),
+        ("n\x00", "x"),
+        ("x" * 65, "x"),
+        ("big", 2**53),
+        ("small", -(2**53)),
+        ("payee", "MOMO"),
+        ("seq", 1),
+    ],
+    ids=repr,
+)
+def test_kept_extra_fields_follow_the_text_rules(name: str, value: Any) -> None:
+    """With allow_extra_fields, a kept field is broadcast as is: its name and text obey
+    merchant's character rules, its integers I-JSON's range; payee and seq are reserved."""
+    body = {"token": TOKEN, "data": {**payment(), name: value}}
+    with pytest.raises(ValidationFailed) as info:
+        validate_body(PaymentRequest, body, EXTRAS)
+    assert all(error["loc"][0] == "data" for error in info.value.errors)
+    printable = name.encode("utf-8", "backslashreplace").decode()[:64]
+    assert ["data", printable if len(name) <= 64 else printable + "…"] in [
+        error["loc"] for error in info.value.errors
+    ]
+    json.dumps(info.value.problem(), ensure_ascii=False).encode("utf-8")  # renderable
+
+
+def test_kept_extra_fields_within_the_rules_are_kept() -> None:
+    """Strings, floats, booleans and integers up to 2^53 - 1 are kept as sent."""
+    extra = {"note": "Bàn 7", "ratio": 0.5, "vip": True, "points": 2**53 - 1}
+    data = validate_body(PaymentRequest, {"token": TOKEN, "data": {**payment(), **extra}}, EXTRAS)
+    assert {k: data.data.model_extra[k] for k in extra} == extra
+
+
+def test_an_unknown_field_with_a_lone_surrogate_is_named_in_a_renderable_form() -> None:
+    """The 422 names the field with the surrogate escaped, so the answer can be encoded."""
+    body = {"token": TOKEN, "data": {**payment(), "x\ud800": 1}}
+    with pytest.raises(ValidationFailed) as info:
+        validate_body(PaymentRequest, body, PayloadSettings())
+    assert ["data", "x\\ud800"] in [error["loc"] for error in info.value.errors]
+
+
+def test_echoed_field_names_are_cut_to_64_characters() -> None:
+    """A 300 KB field name is not sent back whole."""
+    assert printable_loc("k" * 300_000) == "k" * 64 + "…"
+    assert printable_loc(3) == 3

@@ -277,6 +277,76 @@ def test_a_token_with_a_mistyped_claim_is_invalid(name: str, value: Any) -> None
     invalid(craft(claims(**{name: value})))
 
 
+# --- malformations an attacker can send without the secret (SPEC §11.1) ------------
+
+
+UNENCODABLE = ["\ud800", "k1\udfff", "k\x00", "\x00"]
+
+
+@pytest.mark.parametrize("member", ["kid", "alg", "typ"])
+@pytest.mark.parametrize("value", UNENCODABLE, ids=repr)
+def test_a_header_string_that_is_not_utf8_is_invalid(member: str, value: str) -> None:
+    """A lone surrogate or a NUL in kid, alg or typ is a malformed token, not a crash."""
+    header: dict[str, Any] = {"alg": "HS256", "kid": "k1", "typ": TOKEN_TYPE, member: value}
+    assert "\\u" in json.dumps(header)  # the escape travels as JSON, as an attacker sends it
+    invalid(forge(header, claims()))
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "\ud800.e30.sig",
+        "é.e30.sig",
+        "a.b.c\x00",
+        " " + "a.b.c",
+        "a.b.c\n",
+        "a..c",
+        "a.b",
+        "a.b.c.d",
+    ],
+    ids=repr,
+)
+def test_a_token_outside_the_compact_jws_alphabet_is_invalid(token: str) -> None:
+    """Only base64url parts joined by two dots are decoded at all."""
+    invalid(token)
+
+
+def test_a_token_of_4097_valid_characters_is_invalid_and_4096_is_parsed() -> None:
+    """The length bound is about the string, whatever it holds."""
+    real = craft()
+    padded = real + "A" * (4097 - len(real))
+    assert "too long" in invalid(padded).detail
+    assert "too long" not in invalid(padded[:4096]).detail
+
+
+@pytest.mark.parametrize("name", ["iat", "exp", "nbf"])
+@pytest.mark.parametrize(
+    "value", ["1700000000", 1700000000.0, 1700000000.5, True, None, [1], {"t": 1}], ids=repr
+)
+def test_time_claims_must_be_json_integers(name: str, value: Any) -> None:
+    """iat, exp and nbf are NumericDate integers: a string, float or boolean is malformed,
+    even when signed with the right key (a string iat used to be accepted)."""
+    invalid(craft(claims(**{name: value})))
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("name", ["iat", "exp", "nbf"])
+def test_non_finite_time_claims_are_invalid(name: str, value: Any) -> None:
+    """Infinity and NaN (which PyJWT's JSON reader accepts) are InvalidToken, not a crash."""
+    invalid(forge({"alg": "HS256", "kid": "k1", "typ": TOKEN_TYPE}, claims(**{name: value})))
+
+
+@pytest.mark.parametrize("name", ["iat", "nbf"])
+def test_a_400_digit_issue_time_is_not_yet_valid(name: str) -> None:
+    """A huge integer iat or nbf is compared, not converted: InvalidToken, not a crash."""
+    invalid(forge({"alg": "HS256", "kid": "k1", "typ": TOKEN_TYPE}, claims(**{name: 10**400})))
+
+
+def test_a_sub_that_is_not_utf8_is_invalid() -> None:
+    """A session id with a lone surrogate never reaches the session lookup."""
+    invalid(forge({"alg": "HS256", "kid": "k1", "typ": TOKEN_TYPE}, claims(sub="\ud800")))
+
+
 # --- iat / nbf, then exp ----------------------------------------------------------
 
 

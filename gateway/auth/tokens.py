@@ -10,8 +10,10 @@ instances) — all :class:`InvalidToken` — and only then ``exp``
 from __future__ import annotations
 
 import hmac
+import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -22,6 +24,13 @@ TOKEN_TYPE = "gw-view+jwt"  # noqa: S105 (the JWT typ header, not a secret)
 LEEWAY_SECONDS = 5
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp")
 MAX_TOKEN_CHARS = 4096
+#: JWS compact serialization (RFC 7515 §7.1): three base64url parts. Anything else is
+#: malformed before a byte of it is decoded (a lone surrogate cannot even be encoded).
+COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+#: Header members that must be strings encodable as UTF-8, without NUL (SPEC §11.1).
+STRING_HEADERS = ("alg", "typ", "kid")
+#: NumericDate claims (RFC 7519 §2): JSON integers, never strings, floats or booleans.
+TIME_CLAIMS = ("iat", "exp", "nbf")
 #: Verified tokens kept (about 0.5 KiB each): one per live publishing session is plenty.
 VERIFIED_CACHE_SIZE = 10_000
 
@@ -83,8 +92,8 @@ class TokenService:
         def invalid(detail: str) -> InvalidToken:
             return InvalidToken(detail, bearer=bearer)
 
-        if not token or len(token) > MAX_TOKEN_CHARS:
-            raise invalid("token missing or too long")
+        if not token or len(token) > MAX_TOKEN_CHARS or not COMPACT_JWS.fullmatch(token):
+            raise invalid("token missing, too long or not a compact JWS")
         current = time.time() if now is None else now
         known = self._verified.get(token)
         if known is not None:
@@ -98,6 +107,8 @@ class TokenService:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
             raise invalid("token is malformed") from None
+        if not all(_is_text(header.get(name)) for name in STRING_HEADERS if name in header):
+            raise invalid("token header alg, typ and kid must be UTF-8 strings")
         kid = header.get("kid")
         secret = self._lookup(kid) if isinstance(kid, str) else None
         if secret is None:
@@ -116,17 +127,23 @@ class TokenService:
             )
         except jwt.InvalidTokenError as exc:
             raise invalid(f"token is not valid: {type(exc).__name__}") from None
+        except (ValueError, TypeError, OverflowError):
+            # PyJWT's own claim checks convert with int() and float(): an Infinity or a
+            # huge number in a signed token raises these rather than InvalidTokenError.
+            raise invalid("token claims are not valid") from None
         if decoded["header"].get("typ") != TOKEN_TYPE:
             raise invalid("token type is not " + TOKEN_TYPE)
         claims = decoded["payload"]
+        if not all(_is_integer(claims[name]) for name in TIME_CLAIMS if name in claims):
+            raise invalid("token iat, exp and nbf must be integers")
         sub, iat, exp = claims["sub"], claims["iat"], claims["exp"]
-        if not isinstance(sub, str) or not sub or not isinstance(exp, int) or isinstance(exp, bool):
+        if not _is_text(sub) or not sub:
             raise invalid("token claims are not valid")
-        if isinstance(iat, int) and iat > current + LEEWAY_SECONDS:
+        if iat > current + LEEWAY_SECONDS:
             raise invalid("token is not yet valid")
         if exp <= current:
             raise SessionExpired("the session token has expired")
-        claims_ = TokenClaims(session_id=sub, issued_at=int(iat), expires_at=exp)
+        claims_ = TokenClaims(session_id=sub, issued_at=iat, expires_at=exp)
         self._remember(token, claims_)
         return claims_
 
@@ -146,3 +163,18 @@ class TokenService:
             if hmac.compare_digest(known.encode(), kid.encode()):
                 found = secret
         return found
+
+
+def _is_text(value: Any) -> bool:
+    """A string that encodes as UTF-8 (no lone surrogate) and holds no NUL."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

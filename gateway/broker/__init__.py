@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from .base import Broker, IdempotencyRecord, Publication, SessionRecord
+from .base import Broker, IdempotencyClaim, Publication, PublishOutcome, SessionRecord
 
-__all__ = ["Broker", "IdempotencyRecord", "Publication", "SessionRecord", "create_broker"]
+__all__ = [
+    "Broker",
+    "IdempotencyClaim",
+    "Publication",
+    "PublishOutcome",
+    "SessionRecord",
+    "create_broker",
+]
 
 
 def create_broker(url: str, *, timeout_seconds: float) -> Broker:

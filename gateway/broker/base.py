@@ -59,12 +59,28 @@ class Publication:
 
 
 @dataclass(frozen=True, slots=True)
-class IdempotencyRecord:
-    """What a first request with an ``Idempotency-Key`` answered (``status`` 0: in flight)."""
+class IdempotencyClaim:
+    """A publish sent with an ``Idempotency-Key``: its scope and the hash of its body.
 
+    The broker checks and records it in the same step as the publish, so two requests
+    with one key never both broadcast, whether they race, retry after a 503, or land
+    on different instances (SPEC §2, §11.6).
+    """
+
+    scope: str
     body_sha256: str
-    status: int = 0
-    body: bytes = b""
+    #: How long the record is kept: the rest of the session's life.
+    ttl_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOutcome:
+    """What a publish did: its ``seq``, and the viewers the session had at that moment."""
+
+    seq: int
+    delivered: int
+    #: An earlier request with the same key and body broadcast this; nothing was sent now.
+    replayed: bool = False
 
 
 class Broker(ABC):
@@ -100,31 +116,52 @@ class Broker(ABC):
         """The stored record, or None when unknown or swept."""
 
     @abstractmethod
-    async def publish(self, session_id: str, message: Publication, now: float) -> int | None:
-        """Assign the next ``seq``, keep the late-join data and deliver the message to
-        every instance, as one step; return the ``seq``, or None if the session is gone."""
+    async def publish(
+        self,
+        session_id: str,
+        message: Publication,
+        now: float,
+        *,
+        request_id: str,
+        idempotency: IdempotencyClaim | None = None,
+    ) -> PublishOutcome | None:
+        """Assign the next ``seq``, keep the late-join data, deliver the message to every
+        instance and remember the outcome under ``request_id``, as one step.
+
+        Returns None if the session is gone. With ``idempotency``, a key already
+        recorded with the same body returns that publish's outcome (``replayed``) and
+        broadcasts nothing; with another body it raises IdempotencyConflict. A
+        ``request_id`` that :meth:`settle` has fenced never publishes (None).
+        """
 
     @abstractmethod
-    async def set_viewers(
-        self, session_id: str, count: int, now: float, linger_seconds: float
-    ) -> None:
-        """Record how many viewers this instance holds for the session (0 starts the linger)."""
+    async def settle(self, session_id: str, request_id: str) -> PublishOutcome | None:
+        """The outcome of a publish whose answer was lost (a timeout), made final.
+
+        Returns what the publish with ``request_id`` did if it ran; otherwise fences
+        ``request_id`` so that it never runs, however late it reaches the broker, and
+        returns None. Either way the answer does not change afterwards.
+        """
+
+    @abstractmethod
+    async def admit_viewer(
+        self, session_id: str, *, max_viewers: int, now: float, linger_seconds: float
+    ) -> int | None:
+        """Count one more viewer of the session on this instance, unless the session
+        already has ``max_viewers`` on all instances together.
+
+        Checking and counting are one step, so concurrent joins on any number of
+        instances never admit more than ``max_viewers``. Returns the total after the
+        viewer was counted, -1 when the session is full, None when it is gone.
+        """
+
+    @abstractmethod
+    async def release_viewer(self, session_id: str, *, now: float, linger_seconds: float) -> None:
+        """Count one viewer fewer on this instance (the last one leaving starts the linger)."""
 
     @abstractmethod
     async def count_viewers(self, session_id: str) -> int:
         """Viewers of the session on every live instance."""
-
-    @abstractmethod
-    async def claim_idempotency(
-        self, scope: str, record: IdempotencyRecord, ttl_seconds: float
-    ) -> IdempotencyRecord | None:
-        """Store ``record`` under ``scope`` if absent and return None; else the stored one."""
-
-    @abstractmethod
-    async def finish_idempotency(
-        self, scope: str, record: IdempotencyRecord | None, ttl_seconds: float
-    ) -> None:
-        """Replace the in-flight claim with the final answer, or drop it (None)."""
 
     @abstractmethod
     async def sweep(self, now: float, linger_seconds: float) -> int:

@@ -7,10 +7,17 @@ under asyncio.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-from .base import Broker, Deliver, IdempotencyRecord, Publication, SessionRecord
+from ..errors import IdempotencyConflict
+from .base import (
+    Broker,
+    Deliver,
+    IdempotencyClaim,
+    Publication,
+    PublishOutcome,
+    SessionRecord,
+)
 
 
 class MemoryBroker(Broker):
@@ -19,7 +26,12 @@ class MemoryBroker(Broker):
     def __init__(self) -> None:
         self._sessions: dict[str, SessionRecord] = {}
         self._viewers: dict[str, int] = {}
-        self._idempotency: dict[str, tuple[float, IdempotencyRecord]] = {}
+        #: Idempotency records by scope: (deadline, body hash, outcome).
+        self._idempotency: dict[str, tuple[float, str, PublishOutcome]] = {}
+        #: Outcomes of each session's publishes by request id, kept with the session.
+        self._outcomes: dict[str, dict[str, PublishOutcome]] = {}
+        #: Request ids settled as never published.
+        self._fenced: set[str] = set()
         self._deliver: Deliver | None = None
 
     async def start(
@@ -42,22 +54,59 @@ class MemoryBroker(Broker):
     async def get_session(self, session_id: str) -> SessionRecord | None:
         return self._sessions.get(session_id)
 
-    async def publish(self, session_id: str, message: Publication, now: float) -> int | None:
+    async def publish(
+        self,
+        session_id: str,
+        message: Publication,
+        now: float,
+        *,
+        request_id: str,
+        idempotency: IdempotencyClaim | None = None,
+    ) -> PublishOutcome | None:
+        if request_id in self._fenced:
+            return None
+        if idempotency is not None:
+            held = self._idempotency.get(idempotency.scope)
+            if held is not None and held[0] > now:
+                if held[1] != idempotency.body_sha256:
+                    raise IdempotencyConflict("this Idempotency-Key was used with another body")
+                return PublishOutcome(held[2].seq, held[2].delivered, replayed=True)
         record = self._sessions.get(session_id)
         if record is None:
             return None
         seq = record.seq + 1
+        outcome = PublishOutcome(seq, self._viewers.get(session_id, 0))
         self._sessions[session_id] = record.evolve(
             seq=seq, data=message.data(seq), last_published_at=now, linger_from=now
         )
+        self._outcomes.setdefault(session_id, {})[request_id] = outcome
+        if idempotency is not None:
+            deadline = now + idempotency.ttl_seconds
+            self._idempotency[idempotency.scope] = (deadline, idempotency.body_sha256, outcome)
         if self._deliver is not None:
             self._deliver(session_id, seq, message.text(seq))
-        return seq
+        return outcome
 
-    async def set_viewers(
-        self, session_id: str, count: int, now: float, linger_seconds: float
-    ) -> None:
-        if count:
+    async def settle(self, session_id: str, request_id: str) -> PublishOutcome | None:
+        found = self._outcomes.get(session_id, {}).get(request_id)
+        if found is None:
+            self._fenced.add(request_id)
+        return found
+
+    async def admit_viewer(
+        self, session_id: str, *, max_viewers: int, now: float, linger_seconds: float
+    ) -> int | None:
+        if session_id not in self._sessions:
+            return None
+        count = self._viewers.get(session_id, 0)
+        if count >= max_viewers:
+            return -1
+        self._viewers[session_id] = count + 1
+        return count + 1
+
+    async def release_viewer(self, session_id: str, *, now: float, linger_seconds: float) -> None:
+        count = self._viewers.get(session_id, 0) - 1
+        if count > 0:
             self._viewers[session_id] = count
             return
         self._viewers.pop(session_id, None)
@@ -68,29 +117,13 @@ class MemoryBroker(Broker):
     async def count_viewers(self, session_id: str) -> int:
         return self._viewers.get(session_id, 0)
 
-    async def claim_idempotency(
-        self, scope: str, record: IdempotencyRecord, ttl_seconds: float
-    ) -> IdempotencyRecord | None:
-        held = self._idempotency.get(scope)
-        if held is not None and held[0] > time.time():
-            return held[1]
-        self._idempotency[scope] = (time.time() + ttl_seconds, record)
-        return None
-
-    async def finish_idempotency(
-        self, scope: str, record: IdempotencyRecord | None, ttl_seconds: float
-    ) -> None:
-        if record is None:
-            self._idempotency.pop(scope, None)
-        else:
-            self._idempotency[scope] = (time.time() + ttl_seconds, record)
-
     async def sweep(self, now: float, linger_seconds: float) -> int:
         removed = 0
         for sid, record in list(self._sessions.items()):
             if record.expires_at <= now:
                 del self._sessions[sid]
                 self._viewers.pop(sid, None)
+                self._outcomes.pop(sid, None)
                 removed += 1
             elif (
                 record.data is not None
@@ -98,7 +131,7 @@ class MemoryBroker(Broker):
                 and (record.linger_from or 0) + linger_seconds <= now
             ):
                 self._sessions[sid] = record.evolve(data=None)
-        for scope, (deadline, _) in list(self._idempotency.items()):
+        for scope, (deadline, _, _) in list(self._idempotency.items()):
             if deadline <= now:
                 del self._idempotency[scope]
         return removed

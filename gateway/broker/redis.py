@@ -4,10 +4,22 @@ Keys (``gw:`` prefix): ``s:<id>`` the session hash, expiring at the session's en
 ``d:<id>`` the late-join data, expiring ``data_linger_seconds`` after the last viewer
 left or the last publish (extended while viewers watch); ``v:<id>`` viewers per
 instance as ``count:deadline_ms``, so a dead instance stops counting once its
-deadline passes; ``sessions`` a sorted set by expiry for counting and capacity;
-``i:<scope>`` idempotency records. Assigning ``seq``, storing the data and
-``PUBLISH`` run in one Lua script, so every instance receives a session's messages
-in ``seq`` order. Each instance holds one pub/sub connection on one channel.
+deadline passes; ``o:<id>`` the outcome (``seq:delivered``) of each publish by
+request id, living as long as the session; ``f:<request id>`` a publish settled as
+never run; ``i:<scope>`` idempotency records (``body hash:seq:delivered``);
+``sessions`` a sorted set by expiry for counting and capacity.
+
+One Lua script per publish checks the idempotency record, assigns ``seq``, stores
+the data, ``PUBLISH``es, and records the outcome, so every instance receives a
+session's messages in ``seq`` order and a key never broadcasts twice. Admitting a
+viewer is one script too: the check against ``max_viewers_per_session`` and the
+count cannot be split by another instance's join. Each instance holds one pub/sub
+connection on one channel.
+
+A reply that does not come within ``broker.timeout_seconds`` says nothing about
+whether Redis ran the command (it runs what it has read): the hub then asks
+:meth:`RedisBroker.settle`, which returns the recorded outcome or fences the request
+so that it can never run later.
 
 Every Redis failure surfaces as :class:`BrokerUnavailable` (503); the subscriber
 reconnects by itself, and /health reports it while it is down.
@@ -24,12 +36,18 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ..errors import BrokerUnavailable
-from .base import Broker, Deliver, IdempotencyRecord, Publication, SessionRecord
+from ..errors import BrokerUnavailable, IdempotencyConflict
+from .base import (
+    Broker,
+    Deliver,
+    IdempotencyClaim,
+    Publication,
+    PublishOutcome,
+    SessionRecord,
+)
 
 log = logging.getLogger("gateway.broker.redis")
 
@@ -38,14 +56,19 @@ T = TypeVar("T")
 
 #: How often this instance re-asserts its viewer counts; a count lives three times this.
 REFRESH_SECONDS = 5.0
+#: How long a fence keeps a publish whose answer was lost from ever running: far longer
+#: than a command can sit in a socket buffer or in flight on the network.
+FENCE_SECONDS = 24 * 3600
 
 _COUNT_LIVE = """
-local function count_live(key, now_ms)
+local function count_live(key, now_ms, skip)
   local total = 0
   local entries = redis.call('HGETALL', key)
   for i = 2, #entries, 2 do
     local count, deadline = string.match(entries[i], '^(%d+):(%d+)$')
-    if count and tonumber(deadline) > now_ms then total = total + tonumber(count) end
+    if count and tonumber(deadline) > now_ms and entries[i - 1] ~= skip then
+      total = total + tonumber(count)
+    end
   end
   return total
 end
@@ -63,17 +86,29 @@ redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 return 1
 """
 
-# KEYS: session, data, viewers. ARGV: channel, id, text_head, text_tail, data_tail,
-# has_data, now, now_ms, linger_ms, keep_ms.
+# KEYS: session, data, viewers, outcomes, fence, idempotency. ARGV: channel, id,
+# text_head, text_tail, data_tail, has_data, now, now_ms, linger_ms, keep_ms,
+# request_id, idem ('1' or '0'), body_sha256, idem_ttl_ms.
+# Returns {seq, delivered, replayed}, or {-1} gone, {-2} fenced, {-3} idempotency conflict.
 _PUBLISH = (
     _COUNT_LIVE
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('EXISTS', KEYS[5]) == 1 then return {-2} end
+if ARGV[12] == '1' then
+  local held = redis.call('GET', KEYS[6])
+  if held then
+    local hash, seq, delivered = string.match(held, '^(%x+):(%d+):(%d+)$')
+    if hash ~= ARGV[13] then return {-3} end
+    return {tonumber(seq), tonumber(delivered), 1}
+  end
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local delivered = count_live(KEYS[3], tonumber(ARGV[8]), '')
 redis.call('HSET', KEYS[1], 'last_published_at', ARGV[7], 'linger_from', ARGV[7])
 if ARGV[6] == '1' then
   local ttl = tonumber(ARGV[9])
-  if count_live(KEYS[3], tonumber(ARGV[8])) > 0 then ttl = math.max(ttl, tonumber(ARGV[10])) end
+  if delivered > 0 then ttl = math.max(ttl, tonumber(ARGV[10])) end
   if ttl > 0 then
     redis.call('SET', KEYS[2], '{"seq":' .. seq .. ARGV[5], 'PX', ttl)
   else
@@ -83,7 +118,45 @@ else
   redis.call('DEL', KEYS[2])
 end
 redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\\n' .. seq .. '\\n' .. ARGV[3] .. seq .. ARGV[4])
-return seq
+redis.call('HSET', KEYS[4], ARGV[11], seq .. ':' .. delivered)
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl > 0 then redis.call('PEXPIRE', KEYS[4], pttl) end
+if ARGV[12] == '1' then
+  redis.call('SET', KEYS[6], ARGV[13] .. ':' .. seq .. ':' .. delivered, 'PX', ARGV[14])
+end
+return {seq, delivered, 0}
+"""
+)
+
+# KEYS: outcomes, fence. ARGV: request_id, fence_ttl_ms.
+# Returns {seq, delivered} when the publish ran; else fences it and returns {}.
+_SETTLE = """
+local found = redis.call('HGET', KEYS[1], ARGV[1])
+if found then
+  local seq, delivered = string.match(found, '^(%d+):(%d+)$')
+  return {tonumber(seq), tonumber(delivered)}
+end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+return {}
+"""
+
+# KEYS: viewers, data, session. ARGV: instance, count, deadline_ms, now_ms, linger_ms,
+# keep_ms, max_viewers. Returns the total with this instance's new count, -1 when
+# that is over max_viewers (nothing written), -2 when the session is gone.
+_ADMIT = (
+    _COUNT_LIVE
+    + """
+if redis.call('EXISTS', KEYS[3]) == 0 then return -2 end
+local total = count_live(KEYS[1], tonumber(ARGV[4]), ARGV[1]) + tonumber(ARGV[2])
+if total > tonumber(ARGV[7]) then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+local pttl = redis.call('PTTL', KEYS[3])
+if pttl > 0 then redis.call('PEXPIRE', KEYS[1], pttl) end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local keep = math.max(tonumber(ARGV[5]), tonumber(ARGV[6]))
+  if redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
+end
+return total
 """
 )
 
@@ -100,7 +173,7 @@ if tonumber(ARGV[2]) > 0 then
 else
   redis.call('HDEL', KEYS[1], ARGV[1])
 end
-local total = count_live(KEYS[1], tonumber(ARGV[4]))
+local total = count_live(KEYS[1], tonumber(ARGV[4]), '')
 if total > 0 then
   if redis.call('EXISTS', KEYS[2]) == 1 then
     local keep = math.max(tonumber(ARGV[5]), tonumber(ARGV[6]))
@@ -154,13 +227,18 @@ class RedisBroker(Broker):
         )
         self._create = self._client.register_script(_CREATE)
         self._publish = self._client.register_script(_PUBLISH)
+        self._settle = self._client.register_script(_SETTLE)
+        self._admit = self._client.register_script(_ADMIT)
         self._set_viewers = self._client.register_script(_SET_VIEWERS)
         self._deliver: Deliver | None = None
         self._on_resubscribe: Callable[[], None] | None = None
         self._subscribed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        #: What this instance last reported per session, re-asserted every REFRESH_SECONDS.
+        #: This instance's viewers per session (and the linger), re-asserted every
+        #: REFRESH_SECONDS. Changed only under the session's lock, so Redis sees this
+        #: instance's writes for a session in the order they were made here.
         self._reported: dict[str, tuple[int, float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self._prefix}{kind}:{name}"
@@ -250,12 +328,32 @@ class RedisBroker(Broker):
             self._deliver(session_id, int(seq), text)
 
     async def _refresh_forever(self) -> None:
-        """Re-assert this instance's viewer counts before they lapse."""
+        """Re-assert this instance's viewer counts before they lapse.
+
+        Each count is written whole, under its session's lock: this also repairs a
+        count that a timed-out admission left one too high in Redis.
+        """
         while True:
             await asyncio.sleep(REFRESH_SECONDS)
-            for session_id, (count, linger) in list(self._reported.items()):
-                with contextlib.suppress(BrokerUnavailable):
-                    await self._write_viewers(session_id, count, linger)
+            for session_id in list(self._reported):
+                async with self._lock(session_id):
+                    reported = self._reported.get(session_id)
+                    if reported is None:
+                        continue
+                    with contextlib.suppress(BrokerUnavailable):
+                        await self._write_viewers(session_id, *reported)
+                self._drop_lock(session_id)
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = self._locks[session_id] = asyncio.Lock()
+        return lock
+
+    def _drop_lock(self, session_id: str) -> None:
+        lock = self._locks.get(session_id)
+        if lock is not None and not lock.locked() and session_id not in self._reported:
+            del self._locks[session_id]
 
     # --- sessions ------------------------------------------------------------------
 
@@ -295,12 +393,24 @@ class RedisBroker(Broker):
         )
 
     @_unavailable
-    async def publish(self, session_id: str, message: Publication, now: float) -> int | None:
-        seq = await self._publish(
+    async def publish(
+        self,
+        session_id: str,
+        message: Publication,
+        now: float,
+        *,
+        request_id: str,
+        idempotency: IdempotencyClaim | None = None,
+    ) -> PublishOutcome | None:
+        idem = idempotency
+        answer = await self._publish(
             keys=[
                 self._key("s", session_id),
                 self._key("d", session_id),
                 self._key("v", session_id),
+                self._key("o", session_id),
+                self._key("f", request_id),
+                self._key("i", idem.scope if idem is not None else "-"),
             ],
             args=[
                 self._channel,
@@ -313,18 +423,77 @@ class RedisBroker(Broker):
                 _now_ms(now),
                 int(message.linger_seconds * 1000),
                 int(3 * REFRESH_SECONDS * 1000),
+                request_id,
+                "0" if idem is None else "1",
+                "" if idem is None else idem.body_sha256,
+                1 if idem is None else max(1, int(idem.ttl_seconds * 1000)),
             ],
         )
-        return None if int(seq) < 0 else int(seq)
+        first = int(answer[0])
+        if first == -3:
+            raise IdempotencyConflict("this Idempotency-Key was used with another body")
+        if first < 0:
+            return None
+        return PublishOutcome(first, int(answer[1]), replayed=int(answer[2]) == 1)
 
-    async def set_viewers(
-        self, session_id: str, count: int, now: float, linger_seconds: float
-    ) -> None:
-        if count:
-            self._reported[session_id] = (count, linger_seconds)
-        else:
-            self._reported.pop(session_id, None)
-        await self._write_viewers(session_id, count, linger_seconds, now)
+    @_unavailable
+    async def settle(self, session_id: str, request_id: str) -> PublishOutcome | None:
+        answer = await self._settle(
+            keys=[self._key("o", session_id), self._key("f", request_id)],
+            args=[request_id, FENCE_SECONDS * 1000],
+        )
+        if not answer:
+            return None
+        return PublishOutcome(int(answer[0]), int(answer[1]))
+
+    async def admit_viewer(
+        self, session_id: str, *, max_viewers: int, now: float, linger_seconds: float
+    ) -> int | None:
+        try:
+            async with self._lock(session_id):
+                count = self._reported.get(session_id, (0, linger_seconds))[0] + 1
+                total = await self._admit_script(
+                    session_id, count, now, linger_seconds, max_viewers
+                )
+                if total >= 0:
+                    self._reported[session_id] = (count, linger_seconds)
+        finally:
+            self._drop_lock(session_id)
+        return None if total == -2 else total
+
+    @_unavailable
+    async def _admit_script(
+        self, session_id: str, count: int, now: float, linger_seconds: float, max_viewers: int
+    ) -> int:
+        total = await self._admit(
+            keys=[
+                self._key("v", session_id),
+                self._key("d", session_id),
+                self._key("s", session_id),
+            ],
+            args=[
+                self._instance,
+                count,
+                _now_ms(now) + int(3 * REFRESH_SECONDS * 1000),
+                _now_ms(now),
+                int(linger_seconds * 1000),
+                int(3 * REFRESH_SECONDS * 1000),
+                max_viewers,
+            ],
+        )
+        return int(total)
+
+    async def release_viewer(self, session_id: str, *, now: float, linger_seconds: float) -> None:
+        try:
+            async with self._lock(session_id):
+                count = max(0, self._reported.get(session_id, (1, linger_seconds))[0] - 1)
+                if count:
+                    self._reported[session_id] = (count, linger_seconds)
+                else:
+                    self._reported.pop(session_id, None)
+                await self._write_viewers(session_id, count, linger_seconds, now)
+        finally:
+            self._drop_lock(session_id)
 
     @_unavailable
     async def _write_viewers(
@@ -362,32 +531,6 @@ class RedisBroker(Broker):
                 total += int(count)
         return total
 
-    # --- idempotency -----------------------------------------------------------------
-
-    @_unavailable
-    async def claim_idempotency(
-        self, scope: str, record: IdempotencyRecord, ttl_seconds: float
-    ) -> IdempotencyRecord | None:
-        key = self._key("i", scope)
-        ttl_ms = max(1, int(ttl_seconds * 1000))
-        if await self._client.set(key, _encode(record), nx=True, px=ttl_ms):
-            return None
-        held = await self._client.get(key)
-        if held is None:  # expired in between: claim again
-            await self._client.set(key, _encode(record), px=ttl_ms)
-            return None
-        return _decode(held if isinstance(held, str) else held.decode())
-
-    @_unavailable
-    async def finish_idempotency(
-        self, scope: str, record: IdempotencyRecord | None, ttl_seconds: float
-    ) -> None:
-        key = self._key("i", scope)
-        if record is None:
-            await self._client.delete(key)
-        else:
-            await self._client.set(key, _encode(record), px=max(1, int(ttl_seconds * 1000)))
-
     # --- housekeeping ------------------------------------------------------------------
 
     @_unavailable
@@ -417,14 +560,3 @@ def _now_ms(seconds: float) -> int:
 
 def _float(value: str | None) -> float | None:
     return None if value in (None, "") else float(value)
-
-
-def _encode(record: IdempotencyRecord) -> str:
-    return orjson.dumps(
-        {"h": record.body_sha256, "s": record.status, "b": record.body.decode("utf-8")}
-    ).decode()
-
-
-def _decode(raw: str) -> IdempotencyRecord:
-    value: dict[str, Any] = orjson.loads(raw)
-    return IdempotencyRecord(value["h"], int(value["s"]), value["b"].encode("utf-8"))

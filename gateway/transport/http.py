@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import math
 from typing import Any
 
 import orjson
@@ -11,12 +13,11 @@ from quart import Blueprint, Response, request
 from quart_schema import document_request, document_response
 
 from ..auth.apikeys import APIKey
-from ..broker import IdempotencyRecord
+from ..broker import IdempotencyClaim, PublishOutcome
 from ..errors import (
     BadRequest,
     BrokerUnavailable,
     Forbidden,
-    IdempotencyConflict,
     InvalidJSON,
     InvalidToken,
     NotFound,
@@ -45,6 +46,58 @@ audit = logging.getLogger("gateway.audit")
 api = Blueprint("api", __name__)
 
 JSON = "application/json"
+#: What :func:`read_json` returns for an empty body (``null`` is a body).
+NO_BODY: Any = object()
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class DuplicateMember(ValueError):
+    """Raised while parsing when one JSON object names a member twice."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise DuplicateMember
+    return obj
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError("number out of range")
+    return number
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a request body as I-JSON (RFC 7493); raise a 400 error otherwise.
+
+    Strict UTF-8 (no byte order mark, no encoded surrogates), no ``NaN``/``Infinity``,
+    no number that overflows a double, and no object naming a member twice: which of
+    two values would count is ambiguous, and two parsers may choose differently
+    (SPEC §11.2). A lone surrogate *escape* (``"\\ud800"``) is JSON grammar and parses;
+    the character rules of the field that holds it refuse it (422).
+    """
+    if raw.startswith(UTF8_BOM):
+        raise InvalidJSON("the body starts with a byte order mark")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidJSON("the body is not valid UTF-8") from None
+    try:
+        return json.loads(
+            text, object_pairs_hook=_object, parse_float=_finite, parse_constant=_no_constant
+        )
+    except DuplicateMember:
+        raise BadRequest("a JSON object in the body names one member twice") from None
+    except (ValueError, RecursionError):
+        # JSONDecodeError, an integer of over 4300 digits, an overflowing float, or
+        # nesting deeper than the parser's recursion limit.
+        raise InvalidJSON("the body is not valid JSON") from None
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -71,7 +124,10 @@ def authenticate(svc: Services, scope: str) -> APIKey:
 
 
 async def read_json(svc: Services, *, required: bool) -> Any:
-    """The parsed JSON body: 413 by size first, then 415 by type, then 400 if it does not parse."""
+    """The parsed JSON body: 413 by size first, then 415 by type, then 400 if it does not parse.
+
+    An empty body is :data:`NO_BODY` when not ``required``.
+    """
     limit = svc.settings.payload.max_body_bytes
     length = request.content_length
     if length is not None and length > limit:
@@ -81,15 +137,12 @@ async def read_json(svc: Services, *, required: bool) -> Any:
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     if not raw and not required:
-        return None
+        return NO_BODY
     mimetype = request.mimetype
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if mimetype != JSON or charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType("send the body as application/json (UTF-8)")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidJSON("the body is not valid UTF-8 JSON") from None
+    return parse_json(raw)
 
 
 def idempotency_key() -> str | None:
@@ -112,7 +165,7 @@ async def generate_token() -> Response:
     key = authenticate(svc, "sessions:create")
     await svc.limiter.hit("token_generate_per_key", key.id)
     body = await read_json(svc, required=False)
-    if body is not None:
+    if body is not NO_BODY:  # `null`, `0`, `[]` are bodies, and not objects: 422
         validate_body(TokenRequest, body, svc.settings.payload)
     record = await svc.hub.create_session(key.id)
     token = svc.tokens.issue(
@@ -152,51 +205,47 @@ async def _publish(kind: str) -> Response:
     if record.key_id != key.id:
         raise Forbidden("the session belongs to another API key")
 
-    scope = ""
+    claim = None
     if idem is not None:
         scope = hashlib.sha256(orjson.dumps(["idem", key.id, record.session_id, idem])).hexdigest()
         body_hash = hashlib.sha256(canonical_json(body)).hexdigest()
         ttl = max(1.0, record.expires_at - svc.hub.clock())
-        held = await svc.hub.claim_idempotency(scope, IdempotencyRecord(body_hash), ttl)
-        if held is not None:
-            if held.body_sha256 != body_hash:
-                raise IdempotencyConflict("this Idempotency-Key was used with another body")
-            if held.status == 0:
-                raise IdempotencyConflict("a request with this Idempotency-Key is in progress")
-            replay = Response(held.body, status=held.status, content_type=JSON)
-            replay.headers["Idempotent-Replayed"] = "true"
-            return replay
+        claim = IdempotencyClaim(scope, body_hash, ttl)
 
-    try:
-        if isinstance(request_model, PaymentRequest):
-            payload = request_model.data.model_dump(exclude_none=True)
-            audited: Any = payload
-            seq, delivered = await svc.hub.publish(record, payload)
+    if isinstance(request_model, PaymentRequest):
+        payload: dict[str, Any] | None = request_model.data.model_dump(exclude_none=True)
+        audited: Any = payload
+        reason = ""
+    else:
+        payload, reason = None, request_model.reason
+        audited = {"reason": reason}
+    event = {
+        "event": kind,
+        "key_id": key.id,
+        "session_id": record.session_id,
+        "payload_sha256": hashlib.sha256(canonical_json(audited)).hexdigest(),
+        "client_ip": client_ip(),
+    }
+
+    def settled(outcome: PublishOutcome | None) -> None:
+        """The late answer to a publish that got 503: audit it if it was broadcast."""
+        if outcome is None:
+            log.info(kind + " not broadcast", extra={**event, "event": kind + "_not_broadcast"})
         else:
-            audited = {"reason": request_model.reason}
-            seq, delivered = await svc.hub.publish(record, None, request_model.reason)
-    except BaseException:
-        if idem is not None:
-            await svc.hub.finish_idempotency(scope, None, 1)
-        raise
-    answer = PublishResponse(sessionId=record.session_id, delivered=delivered, seq=seq)
-    encoded = orjson.dumps(answer.model_dump())
-    if idem is not None:
-        ttl = max(1.0, record.expires_at - svc.hub.clock())
-        await svc.hub.finish_idempotency(scope, IdempotencyRecord(body_hash, 200, encoded), ttl)
-    audit.info(
-        kind,
-        extra={
-            "event": kind,
-            "key_id": key.id,
-            "session_id": record.session_id,
-            "seq": seq,
-            "payload_sha256": hashlib.sha256(canonical_json(audited)).hexdigest(),
-            "delivered": delivered,
-            "client_ip": client_ip(),
-        },
+            extra = {**event, "seq": outcome.seq, "delivered": outcome.delivered}
+            audit.info(kind, extra={**extra, "outcome": "confirmed_late"})
+
+    outcome = await svc.hub.publish(record, payload, reason, idempotency=claim, on_settled=settled)
+    answer = PublishResponse(
+        sessionId=record.session_id, delivered=outcome.delivered, seq=outcome.seq
     )
-    return Response(encoded, status=200, content_type=JSON)
+    response = Response(orjson.dumps(answer.model_dump()), status=200, content_type=JSON)
+    if outcome.replayed:
+        # The first request broadcast it and wrote its audit event; nothing happened now.
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    audit.info(kind, extra={**event, "seq": outcome.seq, "delivered": outcome.delivered})
+    return response
 
 
 @api.post("/api/payment")

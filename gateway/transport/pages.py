@@ -27,6 +27,7 @@ from quart.blueprints import BlueprintSetupState
 from quart_schema import hide
 
 from ..config import Settings
+from ..errors import NotFound
 from .state import EXTENSION as SERVICES
 from .state import Services
 
@@ -52,6 +53,8 @@ pages = Blueprint("pages", __name__)
 class ViewerPage:
     html: bytes
     csp: str
+    #: The build's asset file names: the only names ``/qr-assets/`` serves.
+    assets: frozenset[str] = frozenset()
 
 
 def ws_origin(settings: Settings) -> str:
@@ -88,7 +91,10 @@ def build_page(settings: Settings, dist: Path = WEB_DIST) -> ViewerPage:
     idle = f"{settings.websocket.idle_timeout_seconds:g}"
     text = text.replace(WS_URL_META, f'<meta name="gateway-ws-url" content="{ws_url}" />')
     text = text.replace(IDLE_TIMEOUT_META, f'<meta name="gateway-idle-timeout" content="{idle}" />')
-    return ViewerPage(html=text.encode(), csp=viewer_csp(settings))
+    if not (dist / ASSETS).is_dir():
+        raise RuntimeError(f"{dist / ASSETS} is missing: rebuild the page (cd web; npm run build)")
+    assets = frozenset(p.name for p in (dist / ASSETS).iterdir() if p.is_file())
+    return ViewerPage(html=text.encode(), csp=viewer_csp(settings), assets=assets)
 
 
 @pages.record_once
@@ -116,7 +122,14 @@ async def viewer_page(token: str) -> Response:
 @pages.get(f"/{ASSETS}/<path:filename>")
 @hide
 async def viewer_asset(filename: str) -> Response:
-    """A hashed script or stylesheet of the page (404 for anything else)."""
+    """A hashed script or stylesheet of the page (404 for anything else).
+
+    The name is looked up among the build's files before the file system is asked:
+    a name of 300 characters, a token, or a path through ``..`` is simply not one.
+    """
+    page: ViewerPage = current_app.extensions[EXTENSION]
+    if filename not in page.assets:
+        raise NotFound("no such asset")
     response = await send_from_directory(WEB_DIST / ASSETS, filename)
     response.headers["Cache-Control"] = ASSET_CACHE
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -52,6 +52,9 @@ CLOSE_TOO_BIG = 1009
 FINAL_SEND_SECONDS = 2.0
 #: The viewer went away: nothing is left to send, not even a close frame.
 CLIENT_GONE = Farewell(1006, "client went away")
+#: Hypercorn closed the connection itself (gateway/hypercorn_patches.py): a message
+#: grew past ``websocket.max_message_bytes`` as it arrived, or a frame broke RFC 6455.
+TRANSPORT_CLOSES = frozenset({1002, 1007, CLOSE_TOO_BIG})
 DENIAL_HEADERS = (
     (b"content-type", PROBLEM_JSON.encode()),
     (b"cache-control", b"no-store"),
@@ -198,14 +201,16 @@ class ViewerConnection:
             writer.cancel()
             if farewell is CLIENT_GONE:
                 return None
+            if farewell.code in TRANSPORT_CLOSES:
+                return farewell.code  # its close frame is out and the client is gone
             # Leave before closing: a viewer that does not read may never let the close
             # frame out, and it must stop counting (delivered, viewers, max_viewers) at once.
             await self.svc.hub.leave(viewer)
             with contextlib.suppress(Exception):
                 await self._close(farewell)
-            # The reader goes on until the client's disconnect (its close reply, the idle
-            # timeout, or shutdown): Hypercorn hands frames over through a small queue,
-            # and a connection whose frames nobody takes is never released.
+            # The reader goes on until the client's disconnect (its close reply, or the
+            # closing-handshake deadline): Hypercorn hands frames over through a small
+            # queue, and a connection whose frames nobody takes is never released.
             await reader
             return farewell.code
         finally:
@@ -222,12 +227,16 @@ class ViewerConnection:
     async def _close(self, farewell: Farewell) -> None:
         """Send the last message and the close frame, each bounded in time.
 
-        A peer that stopped reading never drains them; after the bound the connection
-        returns and the idle timeout (``read_timeout``) closes the TCP connection.
+        A peer that stopped reading never drains them. The close frame is still
+        attempted after a last message that could not leave: handing it to Hypercorn
+        starts the closing-handshake deadline, after which the TCP connection closes
+        whatever the peer does (``websocket.close_timeout_seconds``).
         """
+        if farewell.final is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FINAL_SEND_SECONDS):
+                    await self._send_text(farewell.final)
         async with asyncio.timeout(FINAL_SEND_SECONDS):
-            if farewell.final is not None:
-                await self._send_text(farewell.final)
             await self._send_close(farewell.code, farewell.reason)
 
     async def _write(self, viewer: Viewer, last_seq: int) -> None:
@@ -246,24 +255,28 @@ class ViewerConnection:
         """Answer PING with PONG; ERROR for anything else; a binary frame ends with 1003.
 
         A message over ``ws_messages_per_connection`` ends the connection with 4429
-        before it is answered. Once the viewer has its farewell, frames are read and
-        dropped until the client's disconnect, which is when this returns.
+        before it is answered. A message over ``websocket.max_message_bytes`` never
+        gets here: Hypercorn closes it 1009 as it arrives and tells us by a disconnect
+        with that code. Once the viewer has its farewell, frames are read and dropped
+        until the client's disconnect (its close frame, or the closing-handshake
+        deadline), which is when this returns.
         """
         limiter = self.svc.limiter
         connection = limiter.connection_id()
-        max_chars = self.svc.settings.websocket.max_message_bytes
         while True:
             event = await self.receive()
             if event["type"] != "websocket.receive":  # websocket.disconnect
-                viewer.finish(CLIENT_GONE)
+                code = event.get("code")
+                if code in TRANSPORT_CLOSES:
+                    viewer.finish(Farewell(code, "closed by the transport"))
+                else:
+                    viewer.finish(CLIENT_GONE)
                 return
             if viewer.done.done():
                 continue
             text = event.get("text")
             if text is None:
                 viewer.finish(Farewell(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted"))
-            elif len(text) > max_chars:  # SPEC §4: characters for text, as Hypercorn counts
-                viewer.finish(Farewell(CLOSE_TOO_BIG, "message too big"))
             else:
                 try:
                     await limiter.hit("ws_messages_per_connection", connection)
@@ -290,12 +303,12 @@ def _answer(viewer: Viewer, message: str) -> None:
     try:
         parsed = orjson.loads(message)
     except orjson.JSONDecodeError:
-        viewer.offer(error_message("invalid_json", "messages must be JSON objects"))
+        viewer.reply(error_message("invalid_json", "messages must be JSON objects"))
         return
     kind = parsed.get("type") if isinstance(parsed, dict) else None
     if kind == "PING":
-        viewer.offer(Outgoing(server_message("PONG", {})))
+        viewer.reply(Outgoing(server_message("PONG", {})))
     elif not isinstance(kind, str):
-        viewer.offer(error_message("invalid_message", 'messages need a string "type"'))
+        viewer.reply(error_message("invalid_message", 'messages need a string "type"'))
     else:
-        viewer.offer(error_message("unknown_type", "the only client message is PING"))
+        viewer.reply(error_message("unknown_type", "the only client message is PING"))

@@ -1,0 +1,239 @@
+"""What the gateway changes in Hypercorn 0.18, in one place, installed once at start-up.
+
+Hypercorn has no setting for any of these, so :func:`patch_hypercorn` replaces three
+names in its modules, each with a subclass that changes as little as it can. Each
+change has a test that fails when Hypercorn changes under it
+(``tests/test_hypercorn_patches.py``), and the end-to-end tests check the behaviour
+from outside.
+
+1. **HTTP/1.1 only** (README, Security model). Hypercorn answers ``Upgrade: h2c`` with 101
+   and switches the connection to HTTP/2 even over TLS with ALPN restricted to
+   ``http/1.1``, and treats a request line ``PRI * HTTP/2.0`` as HTTP/2 "prior
+   knowledge"; HTTP/2 would then carry WebSockets over RFC 8441, where Hypercorn has
+   open bugs (hypercorn#329, #370). :class:`HTTP11Only` never switches: an ``h2c``
+   upgrade is ignored and the request answered over HTTP/1.1; a ``PRI`` request is an
+   ordinary HTTP/1.x request, which the app refuses with 400. Requests h11 cannot
+   parse get 400 too where Hypercorn would answer 501 (an unknown
+   ``Transfer-Encoding``): client input never causes a 5xx.
+2. **permessage-deflate declined** (hypercorn#307: accepted whenever offered). Each
+   viewer would keep a zlib context (about 256 KiB) and every message would be
+   compressed, and secrets and client bytes would share one compression context (the
+   CRIME/BREACH family). Node's ``ws`` declines it by default for the same costs.
+3. **The closing handshake is bounded** (RFC 6455 §7.1.1). Once the gateway has sent
+   a close frame, the TCP connection closes when the client's close frame arrives or
+   ``websocket_close_timeout`` seconds later, whatever else the client sends; frames
+   that arrive meanwhile are dropped. Hypercorn itself waits for the client's close
+   frame forever, and a client that ignores it and keeps pinging is never released.
+4. **Oversized messages are failed as they arrive**: once a message passes
+   ``websocket_max_message_size`` (characters for text, bytes for binary, as
+   Hypercorn counts), the connection is closed 1009 and the app is told at once, so
+   the viewer stops counting; Hypercorn sent the 1009 but never told the app.
+5. **Protocol errors get their close code** (RFC 6455 §7.4.1): a frame wsproto cannot
+   parse (bad UTF-8: 1007; reserved bits, an unmasked frame, a bad close code: 1002)
+   is answered with a close frame carrying that code before the TCP connection
+   closes. Hypercorn closed the TCP connection without one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import h11
+from hypercorn import protocol as hypercorn_protocol
+from hypercorn.protocol import h11 as hypercorn_h11
+from hypercorn.protocol import ws_stream
+from hypercorn.protocol.events import Body, Data, StreamClosed
+from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.protocol.ws_stream import ASGIWebsocketState, FrameTooLargeError, WSStream
+from wsproto.connection import ConnectionState
+from wsproto.events import CloseConnection, Message, Ping
+from wsproto.extensions import PerMessageDeflate
+from wsproto.frame_protocol import CloseReason
+
+#: RFC 6455 §7.1.1: how long the gateway waits for the client's close frame.
+DEFAULT_CLOSE_TIMEOUT_SECONDS = 5.0
+#: The ASGI disconnect code that tells the app the transport closed the connection 1009.
+MESSAGE_TOO_BIG = int(CloseReason.MESSAGE_TOO_BIG)
+
+
+class DeclinedDeflate(PerMessageDeflate):
+    """permessage-deflate, offered by every browser, declined (see the module docstring)."""
+
+    def accept(self, offer: str) -> None:
+        return None
+
+
+class HTTP11Only(H11Protocol):
+    """Hypercorn's HTTP/1.1 protocol, minus its switches to HTTP/2."""
+
+    async def _check_protocol(self, event: h11.Request) -> None:
+        # Hypercorn's version answers `Upgrade: h2c` with 101 and raises to switch the
+        # connection to HTTP/2 (also on `PRI * HTTP/2.0`); here neither ever happens.
+        return None
+
+    async def _send_error_response(self, status_code: int) -> None:
+        # h11's hint for a request it cannot parse is 501 for a transfer coding it does
+        # not know (RFC 9112 §6.1 suggests it); a client's bytes get a 4xx here.
+        await super()._send_error_response(400 if status_code >= 500 else status_code)
+
+
+class BoundedCloseWSStream(WSStream):
+    """Hypercorn's WebSocket stream with the closing handshake bounded in time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Our close frame is out: client frames are dropped, the deadline is armed.
+        self._closing = False
+        #: The app returned while the close handshake was still open.
+        self._app_done = False
+        self._deadline: asyncio.TimerHandle | None = None
+        #: The code the app is told on disconnect, when the transport closed first.
+        self._failed_with: int | None = None
+        #: The app has had its disconnect already.
+        self._app_told = False
+
+    async def handle(self, event: Any) -> None:
+        if isinstance(event, StreamClosed):
+            self._cancel_deadline()
+            if self._app_done or self._app_told:
+                # Nobody reads the app's queue any more: nothing may be put there.
+                self.closed = True
+                return
+            if self._failed_with is not None and not self.closed and self.app_put is not None:
+                self.closed = True
+                self._app_told = True
+                await self.app_put({"type": "websocket.disconnect", "code": self._failed_with})
+                return
+        elif isinstance(event, Body | Data) and self._closing and not self.closed:
+            # Still read what the client sends, for its close frame; drop the rest.
+            if self.connection.state is not ConnectionState.CLOSED:
+                self.connection.receive_data(event.data)
+                await self._handle_events()
+            return
+        await super().handle(event)
+
+    async def app_send(self, message: Any) -> None:
+        if self._closing and not self.closed:
+            if message is None:
+                # The app is done but the client has not answered our close yet: the
+                # connection stays open until it does or the deadline passes.
+                self._app_done = True
+                self._release_app_queue()
+                return
+            if message["type"] in ("websocket.send", "websocket.close"):
+                return  # the close frame is out: nothing more may follow it
+        if (
+            message is not None
+            and message["type"] == "websocket.close"
+            and self.state is ASGIWebsocketState.CONNECTED
+            and not self.closed
+        ):
+            # Before the frame is written: frames arriving while the write waits are
+            # already the client's last words.
+            self._begin_closing()
+        await super().app_send(message)
+
+    async def _handle_events(self) -> None:
+        for event in self.connection.events():
+            if isinstance(event, CloseConnection):
+                await self._on_close_frame(event)
+                return
+            if self._closing:
+                continue  # after our close frame: nothing but the client's close matters
+            if isinstance(event, Message):
+                try:
+                    self.buffer.extend(event)
+                except FrameTooLargeError:
+                    await self._fail(MESSAGE_TOO_BIG)
+                    continue
+                if event.message_finished:
+                    assert self.app_put is not None
+                    await self.app_put(self.buffer.to_message())
+                    self.buffer.clear()
+            elif isinstance(event, Ping):
+                await self._send_wsproto_event(event.response())
+
+    async def _on_close_frame(self, event: CloseConnection) -> None:
+        state = self.connection.state
+        if state is ConnectionState.REMOTE_CLOSING:
+            await self._send_wsproto_event(event.response())  # the client closed first
+        elif state is ConnectionState.OPEN:
+            # wsproto could not parse a frame (ParseFailed): it reports the close code
+            # the peer earned without changing state. RFC 6455 §7.1.7: fail the
+            # connection, with that code in our close frame.
+            await self._send_wsproto_event(CloseConnection(code=event.code))
+            if self._failed_with is None and self.state is ASGIWebsocketState.CONNECTED:
+                self._failed_with = event.code
+        # Otherwise the client answered our close frame: the handshake is complete.
+        await self.send(StreamClosed(stream_id=self.stream_id))
+
+    async def _fail(self, code: int) -> None:
+        """Close with ``code`` and tell the app now; TCP follows the closing handshake."""
+        self.buffer.clear()
+        self._begin_closing()
+        await self._send_wsproto_event(CloseConnection(code=code))
+        self._failed_with = code
+        if self.app_put is not None and not self._app_told:
+            # The app stops counting this viewer now; it hears of no further frame.
+            self._app_told = True
+            await self.app_put({"type": "websocket.disconnect", "code": code})
+
+    def _begin_closing(self) -> None:
+        self._closing = True
+        if self._deadline is None and not self.closed:
+            timeout = getattr(self.config, "websocket_close_timeout", DEFAULT_CLOSE_TIMEOUT_SECONDS)
+            loop = asyncio.get_running_loop()
+            self._deadline = loop.call_later(timeout, self._deadline_passed)
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        if not self.closed:
+            # RuntimeError: the connection's task group has finished already.
+            with contextlib.suppress(RuntimeError):
+                self.task_group.spawn(self._close_transport)
+
+    async def _close_transport(self) -> None:
+        if not self.closed:
+            await self.send(StreamClosed(stream_id=self.stream_id))
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _release_app_queue(self) -> None:
+        """Empty the finished app's receive queue, so no put waits on it forever.
+
+        Hypercorn hands client frames to the app through a bounded queue
+        (``max_app_queue_size``); a frame put while the queue was full waits for the
+        app to read, which a finished app never does, and that wait would hold the
+        connection's read loop, and the connection, forever.
+        """
+        queue = getattr(self.app_put, "__self__", None)
+        if isinstance(queue, asyncio.Queue):
+            while not queue.empty():
+                queue.get_nowait()
+
+
+def patch_hypercorn() -> None:
+    """Install the gateway's changes into Hypercorn's modules (idempotent).
+
+    Raises :class:`RuntimeError` when Hypercorn no longer has the names replaced
+    here, so an upgrade that moved them fails at start-up rather than silently
+    bringing back what these changes prevent.
+    """
+    targets = (
+        (hypercorn_protocol, "H11Protocol", HTTP11Only),
+        (hypercorn_h11, "WSStream", BoundedCloseWSStream),
+        (ws_stream, "PerMessageDeflate", DeclinedDeflate),
+    )
+    for module, name, replacement in targets:
+        current = getattr(module, name, None)
+        where = f"{module.__name__}.{name}"
+        if current is None:
+            raise RuntimeError(f"{where} is gone: review gateway/hypercorn_patches.py")
+        if current is not replacement and not issubclass(replacement, current):
+            raise RuntimeError(f"{where} changed: review gateway/hypercorn_patches.py")
+        setattr(module, name, replacement)
