@@ -465,23 +465,25 @@ class RedisBroker(Broker):
     async def _admit_script(
         self, session_id: str, count: int, now: float, linger_seconds: float, max_viewers: int
     ) -> int:
-        total = await self._admit(
-            keys=[
-                self._key("v", session_id),
-                self._key("d", session_id),
-                self._key("s", session_id),
-            ],
-            args=[
-                self._instance,
-                count,
-                _now_ms(now) + int(3 * REFRESH_SECONDS * 1000),
-                _now_ms(now),
-                int(linger_seconds * 1000),
-                int(3 * REFRESH_SECONDS * 1000),
-                max_viewers,
-            ],
-        )
-        return int(total)
+        keys, args = self._viewer_script_input(session_id, count, now, linger_seconds)
+        return int(await self._admit(keys=keys, args=[*args, max_viewers]))
+
+    def _viewer_script_input(
+        self, session_id: str, count: int, now: float, linger_seconds: float
+    ) -> tuple[list[str], list[str | int]]:
+        """KEYS and the shared ARGV of _ADMIT and _SET_VIEWERS: viewers, data, session;
+        instance, count, deadline_ms, now_ms, linger_ms, keep_ms."""
+        keep_ms = int(3 * REFRESH_SECONDS * 1000)
+        keys = [self._key("v", session_id), self._key("d", session_id), self._key("s", session_id)]
+        args: list[str | int] = [
+            self._instance,
+            count,
+            _now_ms(now) + keep_ms,
+            _now_ms(now),
+            int(linger_seconds * 1000),
+            keep_ms,
+        ]
+        return keys, args
 
     async def release_viewer(self, session_id: str, *, now: float, linger_seconds: float) -> None:
         try:
@@ -500,22 +502,8 @@ class RedisBroker(Broker):
         self, session_id: str, count: int, linger_seconds: float, now: float | None = None
     ) -> None:
         moment = _clock() if now is None else now
-        total = await self._set_viewers(
-            keys=[
-                self._key("v", session_id),
-                self._key("d", session_id),
-                self._key("s", session_id),
-            ],
-            args=[
-                self._instance,
-                count,
-                _now_ms(moment) + int(3 * REFRESH_SECONDS * 1000),
-                _now_ms(moment),
-                int(linger_seconds * 1000),
-                int(3 * REFRESH_SECONDS * 1000),
-                repr(moment),
-            ],
-        )
+        keys, args = self._viewer_script_input(session_id, count, moment, linger_seconds)
+        total = await self._set_viewers(keys=keys, args=[*args, repr(moment)])
         if int(total) < 0:
             self._reported.pop(session_id, None)  # the session is gone
 
