@@ -20,13 +20,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from . import emvco
+from . import emvco, vietqr
 from .config import PayloadSettings
 from .errors import ValidationFailed
 
@@ -115,6 +116,8 @@ class PaymentData(BaseModel):
     deeplink: str | None = Field(
         default=None, description="momo:// URL or https:// URL on payload.deeplink_hosts"
     )
+    #: Who the EMVCo code pays, read from the code itself (never from the request).
+    _payee: dict[str, Any] | None = PrivateAttr(default=None)
 
     @field_validator("merchant")
     @classmethod
@@ -197,21 +200,28 @@ class PaymentData(BaseModel):
     @model_validator(mode="after")
     def _qr_agrees_and_extras(self, info: ValidationInfo) -> PaymentData:
         if not self.qrCode.startswith("data:"):
-            fields = emvco.parse(self.qrCode)
-            if emvco.amount_of(fields) not in (None, self.amount):
+            qr = vietqr.describe(self.qrCode)  # parsed by the field check already: cached
+            if qr.amount not in (None, self.amount):
                 raise _field_error("qrCode", "the EMVCo amount (tag 54) differs from amount")
-            if fields.get("53", "704") != "704":
+            if (qr.currency or "704") != "704":
                 raise _field_error("qrCode", "the EMVCo currency (tag 53) is not 704 (VND)")
+            self._payee = vietqr.payee(qr)
         errors = extra_field_errors(self.model_extra or {}, info)
         if errors:
             raise ValidationError.from_exception_data("PaymentData", errors)
         return self
 
-    def wire(self, seq: int) -> dict[str, Any]:
-        """What viewers receive: the validated fields, unset options dropped, ``seq`` first."""
-        out: dict[str, Any] = {"seq": seq}
-        out.update(self.model_dump(exclude_none=True))
+    def broadcast(self) -> dict[str, Any]:
+        """What viewers receive besides ``seq``: the validated fields, unset options
+        dropped, and the ``payee`` an EMVCo code names (SPEC §3, §11.3)."""
+        out = self.model_dump(exclude_none=True)
+        if self._payee is not None:
+            out["payee"] = self._payee
         return out
+
+    def wire(self, seq: int) -> dict[str, Any]:
+        """What viewers receive: :meth:`broadcast` with ``seq`` first."""
+        return {"seq": seq, **self.broadcast()}
 
 
 def _line_error(name: str, msg: str) -> Any:
@@ -232,7 +242,7 @@ def check_qr(qr: str, max_bytes: int) -> None:
     try:
         if any(unicodedata.category(ch) in FORBIDDEN_CATEGORIES for ch in qr):
             raise emvco.EMVError("EMVCo payload contains a control or format character")
-        emvco.amount_of(emvco.parse(qr))
+        vietqr.describe(qr)  # the CRC, the amount's form and every template it reads
     except emvco.EMVError as exc:
         raise ValueError(f"neither a PNG data URI nor a valid EMVCo payload: {exc}") from None
 
@@ -352,6 +362,37 @@ class StatsResponse(Strict):
     published: int
     delivered: int
     uptimeSeconds: float
+
+
+class Payee(Strict):
+    """Who an EMVCo ``qrCode`` pays, read by the gateway from the code itself (SPEC §11.3)."""
+
+    provider: Literal["VIETQR", "VNPAY", "MOMO", "ZALOPAY", "EMVCO"] = Field(
+        description="the scheme (NAPAS VietQR, VNPay-QR), or the wallet whose bank account "
+        "it is (MoMo, ZaloPay via BVBank), or EMVCO for any other"
+    )
+    bankBin: str | None = Field(description="the NAPAS acquirer BIN (tag 38)")
+    bankName: str | None = Field(description="the BIN's bank, from the bundled NAPAS table")
+    account: str | None = Field(description="the account or card, only its last 4 characters")
+    merchantName: str | None = Field(description="tag 59 of the code")
+
+
+class PaymentDataPayload(Strict):
+    """The ``payload`` of a PAYMENT_DATA WebSocket message: the validated ``data``, ``seq``
+    first, and ``payee`` when ``qrCode`` is an EMVCo payload (never for a PNG)."""
+
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+
+    seq: int
+    qrCode: str
+    merchant: str
+    amount: int
+    currency: str
+    orderId: str | None = None
+    description: str | None = None
+    expiresAt: str | None = None
+    deeplink: str | None = None
+    payee: Payee | None = None
 
 
 class HealthResponse(Strict):

@@ -451,6 +451,23 @@ async def test_openapi_document_is_generated_from_the_models(client: httpx.Async
     assert (await client.get("/docs")).status_code == 404
 
 
+async def test_openapi_document_describes_what_viewers_receive(client: httpx.AsyncClient) -> None:
+    """The PAYMENT_DATA payload, payee included, is in the document (x-websocket-messages),
+    and a payload never carries payee as request input."""
+    doc = (await client.get("/openapi.json")).json()
+    schemas = doc["components"]["schemas"]
+    assert doc["x-websocket-messages"]["PAYMENT_DATA"]["payload"] == {
+        "$ref": "#/components/schemas/PaymentDataPayload"
+    }
+    assert set(schemas["Payee"]["properties"]) == {
+        "provider", "bankBin", "bankName", "account", "merchantName"
+    }  # fmt: skip
+    assert schemas["Payee"]["properties"]["provider"]["enum"] == [
+        "VIETQR", "VNPAY", "MOMO", "ZALOPAY", "EMVCO"
+    ]  # fmt: skip
+    assert "payee" not in schemas["PaymentData"]["properties"]
+
+
 async def test_security_headers_on_api_responses(client: httpx.AsyncClient) -> None:
     """API responses carry nosniff, no-referrer, no-store and HSTS over HTTPS."""
     response = await client.get("/health")

@@ -20,6 +20,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
+from gateway import emvco
+from gateway.schemas import PaymentDataPayload
+
 from .gatewayproc import Gateway, payment
 from .wsclient import (
     TIMEOUT,
@@ -54,8 +57,16 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def expected_payload(seq: int, data: dict[str, Any]) -> dict[str, Any]:
-    """What viewers receive for a valid ``data`` of :func:`gatewayproc.payment`."""
-    return {"seq": seq, "currency": "VND", **data}
+    """What viewers receive for a valid ``data`` of :func:`gatewayproc.payment`: its sample
+    EMVCo code names no account template, so its payee is plain EMVCo with tag 59."""
+    payee = {
+        "provider": "EMVCO",
+        "bankBin": None,
+        "bankName": None,
+        "account": None,
+        "merchantName": "AN",
+    }
+    return {"seq": seq, "currency": "VND", **data, "payee": payee}
 
 
 # --- 1. SESSION_INFO ---------------------------------------------------------------------
@@ -112,6 +123,52 @@ async def test_late_joiner_gets_the_current_payment(
         assert message["type"] == "PAYMENT_DATA"
         assert message["payload"] == expected_payload(answer["seq"], data)
         await assert_nothing_queued(late)
+
+
+def momo_multi_purpose(amount: int) -> str:
+    """A MoMo "QR đa năng": VietQR to a 99MM… account at BVBank, with amount and purpose."""
+
+    def tlv(*fields: tuple[str, str]) -> str:
+        return "".join(f"{tag}{len(value):02d}{value}" for tag, value in fields)
+
+    beneficiary = tlv(("00", "970454"), ("01", "99MM24011M34875080"))
+    account = tlv(("00", "A000000727"), ("01", beneficiary), ("02", "QRIBFTTA"))
+    return emvco.build(
+        [("00", "01"), ("01", "12"), ("38", account), ("53", "704"), ("54", str(amount)),
+         ("58", "VN"), ("59", "CUA HANG BINH"), ("62", tlv(("08", "Thanh toan don A-7")))]
+    )  # fmt: skip
+
+
+async def test_payment_data_carries_the_payee_the_qr_names(
+    client: httpx.AsyncClient, gateway: Gateway
+) -> None:
+    """A VietQR code's beneficiary reaches viewers as `payee` (live and on late join), read
+    from the code, matching the documented PaymentDataPayload schema."""
+    session = await new_session(client, gateway)
+    token = session["token"]
+    data = payment(qrCode=momo_multi_purpose(250000), amount=250000)
+    expected_payee = {
+        "provider": "MOMO",
+        "bankBin": "970454",
+        "bankName": "BVBank",
+        "account": "••••5080",
+        "merchantName": "CUA HANG BINH",
+    }
+    async with viewer(gateway, token) as live:
+        await receive_info(live)
+        await publish(client, gateway, token, data)
+        message = await receive(live)
+    assert message["payload"]["payee"] == expected_payee
+    PaymentDataPayload.model_validate(message["payload"])
+    async with viewer(gateway, token) as late:
+        await receive_info(late)
+        assert (await receive(late))["payload"]["payee"] == expected_payee
+    png = await publish(client, gateway, token, payment(qrCode=big_png_data_uri(2_000)))
+    async with viewer(gateway, token) as after:
+        await receive_info(after)
+        last = await receive(after)
+    assert last["payload"]["seq"] == png["seq"]
+    assert "payee" not in last["payload"]
 
 
 # --- 3. client messages ---------------------------------------------------------------------

@@ -55,7 +55,7 @@ def vietqr(amount: str | None = "150000", currency: str | None = "704") -> str:
     fields = [
         ("00", "01"),
         ("01", "12"),
-        ("38", "0010A000000727012700069704220113012345678900208QRIBFTTA"),
+        ("38", "0010A00000072701240006970422011001234567890208QRIBFTTA"),
     ]
     if currency is not None:
         fields.append(("53", currency))
@@ -125,7 +125,8 @@ def test_a_minimal_payment_is_accepted_with_currency_defaulting_to_vnd() -> None
 
 
 def test_wire_puts_seq_first_and_drops_unset_options() -> None:
-    """What viewers receive is the validated object, seq first, without null fields."""
+    """What viewers receive is the validated object, seq first, without null fields, and
+    the payee the EMVCo code names (SPEC §11.3)."""
     data = validate(payment(orderId="A-1024"))
     wire = data.wire(7)
     assert next(iter(wire)) == "seq"
@@ -136,7 +137,27 @@ def test_wire_puts_seq_first_and_drops_unset_options() -> None:
         "amount": 150000,
         "currency": "VND",
         "orderId": "A-1024",
+        "payee": {
+            "provider": "VIETQR",
+            "bankBin": "970422",
+            "bankName": "MB",
+            "account": "••••6789",
+            "merchantName": "CUA HANG AN",
+        },
     }
+
+
+def test_a_png_qr_has_no_payee() -> None:
+    """Who a PNG pays is not read by the gateway: no payee."""
+    assert "payee" not in validate(payment(qrCode=png_uri(png_bytes()))).wire(1)
+
+
+def test_a_payee_field_in_the_request_is_refused_even_with_extra_fields() -> None:
+    """payee comes from the QR only; a request naming it is refused at that field."""
+    refused_at(payment(payee={"provider": "MOMO"}), "payee")
+    with pytest.raises(ValidationFailed) as info:
+        validate(payment(payee="MOMO"), allow_extra_fields=True)
+    assert ["data", "payee"] in [error["loc"] for error in info.value.errors]
 
 
 def test_a_full_payment_is_accepted() -> None:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from gateway import emvco, schemas
+from gateway import emvco, schemas, vietqr
 from gateway.config import PayloadSettings
 from gateway.errors import ValidationFailed
 from gateway.schemas import (
@@ -85,7 +85,16 @@ def clean_texts(max_length: int) -> st.SearchStrategy[str]:
 
 #: Top-level EMVCo tags a random payload may carry: not 00 (the format indicator, always
 #: first), 53/54 (currency and amount, drawn on purpose) nor 63 (the CRC, always last).
-FREE_TAGS = [f"{tag:02d}" for tag in range(1, 100) if tag not in (53, 54, 63)]
+FREE_TAGS = [
+    f"{tag:02d}" for tag in range(1, 100) if tag not in (53, 54, 63, 62) and not 26 <= tag <= 51
+]
+#: Merchant account templates and additional data (26-51, 62) are nested TLV: a random
+#: payload carries well-formed ones, built like a NAPAS beneficiary or a tag 62.
+TEMPLATE_TAGS = [f"{tag:02d}" for tag in (*range(26, 52), 62)]
+
+
+def tlv(fields: dict[str, str]) -> str:
+    return "".join(f"{tag}{len(value):02d}{value}" for tag, value in fields.items())
 
 
 @st.composite
@@ -98,7 +107,18 @@ def emvco_payloads(draw: st.DrawFn, amount: int) -> str:
             max_size=8,
         )
     )
-    fields = [("00", "01"), *tags.items()]
+    templates = draw(
+        st.dictionaries(
+            st.sampled_from(TEMPLATE_TAGS),
+            st.dictionaries(
+                st.sampled_from(["00", "01", "02", "08"]),
+                st.text(PRINTABLE_ASCII, min_size=1, max_size=16),
+                max_size=3,
+            ).map(tlv),
+            max_size=2,
+        )
+    )
+    fields = [("00", "01"), *tags.items(), *templates.items()]
     if draw(st.booleans()):
         fields.append(("53", "704"))
     tag54 = draw(
@@ -203,6 +223,8 @@ def test_any_valid_payment_validates_and_round_trips(
     model = validate(data, payload)
     wire = model.wire(seq)
     assert next(iter(wire)) == "seq"
+    if not data["qrCode"].startswith("data:"):
+        expected = {**expected, "payee": vietqr.payee(vietqr.describe(data["qrCode"]))}
     assert wire == {"seq": seq, **expected}
     assert model.merchant == nfc(data["merchant"]).strip()
     assert unicodedata.is_normalized("NFC", model.merchant)
@@ -291,15 +313,15 @@ def test_an_int_amount_is_accepted_exactly_from_one_to_max_amount(
 
 
 def emv_acceptable(qr: str, amount: int) -> bool:
-    """Whether ``qr`` is a payload §3 accepts for ``amount``, decided by gateway.emvco itself."""
+    """Whether ``qr`` is a payload §3 accepts for ``amount``, decided by gateway.emvco
+    (structure, CRC) and gateway.vietqr (the nested templates) themselves."""
     if any(unicodedata.category(ch) in FORBIDDEN for ch in qr):
         return False
     try:
-        fields = emvco.parse(qr)
-        tag54 = emvco.amount_of(fields)
+        described = vietqr.describe(qr)
     except emvco.EMVError:
         return False
-    return tag54 in (None, amount) and fields.get("53", "704") == "704"
+    return described.amount in (None, amount) and (described.currency or "704") == "704"
 
 
 @st.composite

@@ -213,8 +213,9 @@ async def _publish(kind: str) -> Response:
         claim = IdempotencyClaim(scope, body_hash, ttl)
 
     if isinstance(request_model, PaymentRequest):
-        payload: dict[str, Any] | None = request_model.data.model_dump(exclude_none=True)
-        audited: Any = payload
+        payload: dict[str, Any] | None = request_model.data.broadcast()
+        # The audit hash covers the validated request data; `payee` is derived from it.
+        audited: Any = request_model.data.model_dump(exclude_none=True)
         reason = ""
     else:
         payload, reason = None, request_model.reason

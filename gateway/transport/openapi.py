@@ -3,8 +3,9 @@
 quart-schema documents the success bodies from the pydantic models. This adds the
 error responses of SPEC §2 as ``application/problem+json`` (the media type the
 gateway really sends), the ``ApiKey`` security requirement of each key-protected
-route, and the Prometheus text body of ``/metrics``, so that a client generator or a
-fuzzer knows the whole contract.
+route, the Prometheus text body of ``/metrics``, and the payload viewers receive over
+the WebSocket (``x-websocket-messages``: OpenAPI has no WebSocket operations), so that
+a client generator or a fuzzer knows the whole contract.
 """
 
 from __future__ import annotations
@@ -13,22 +14,24 @@ from typing import Any
 
 from quart_schema import OpenAPIProvider
 
-from ..schemas import Problem
+from ..schemas import PaymentDataPayload, Problem
 
 PROBLEM_JSON = "application/problem+json"
 
 _DESCRIPTIONS = {
-    400: "Body is not JSON, or a malformed Idempotency-Key",
+    400: "Body is not I-JSON (a member named twice, bad UTF-8, NaN), or a malformed "
+    "Idempotency-Key",
     401: "Missing or unknown API key, or an invalid session token",
     403: "Scope missing, Origin not allowed, or the session belongs to another key",
     404: "The session (or path) is unknown",
-    409: "Idempotency-Key reused with another body, or still in flight",
+    409: "Idempotency-Key reused with another body",
     410: "The session expired",
     413: "Body larger than payload.max_body_bytes",
     415: "Content-Type is not application/json",
     422: "Schema violation; errors names each bad field",
     429: "Rate limit hit; see Retry-After, RateLimit-Policy and RateLimit",
-    503: "The broker is unreachable",
+    503: "The broker is unreachable, or did not confirm a publish in time (outcome "
+    "unknown: retry with the same Idempotency-Key)",
 }
 _BODY = (400, 413, 415, 422)
 #: (method, path) → (error statuses, needs an API key)
@@ -47,9 +50,17 @@ class GatewayOpenAPIProvider(OpenAPIProvider):
     def schema(self) -> dict[str, Any]:
         doc = super().schema()
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(problem.pop("$defs", {}))
-        schemas["Problem"] = problem
+        for model in (Problem, PaymentDataPayload):
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+        doc["x-websocket-messages"] = {
+            "PAYMENT_DATA": {
+                "description": "sent to every viewer on each publish, and on joining a "
+                "session that holds data: {type, ts, payload}",
+                "payload": {"$ref": "#/components/schemas/PaymentDataPayload"},
+            }
+        }
         problem_body = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
         for path, operations in doc.get("paths", {}).items():
             for method, operation in operations.items():
