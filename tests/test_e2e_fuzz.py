@@ -197,7 +197,7 @@ def metric_labels(gw: Gateway) -> list[dict[str, str]]:
 ROUTES = {
     "/api/token/generate", "/api/payment", "/api/payment/clear", "/api/session/<path:token>",
     "/api/session", "/api/stats", "/metrics", "/health", "/qr/<path:token>",
-    "/qr-assets/<path:filename>", "/openapi.json", "unmatched",
+    "/qr-assets/<path:filename>", "/openapi.json", "/qr/", "unmatched",
 }  # fmt: skip
 
 

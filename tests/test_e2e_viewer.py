@@ -1,9 +1,13 @@
-"""End-to-end: the viewer page (SPEC §2, §4, §5) in Debian's Chromium, over TLS.
+"""End-to-end: the viewer page (SPEC §2, §4, §5, §11.3) in Debian's Chromium, over TLS.
 
 Each test drives the system Chromium through Playwright's sync API (never a downloaded
 browser) against a real ``gateway serve`` subprocess, and leaves a screenshot of the
 page in ``tests/artifacts/<test>.png``. The tests are plain sync functions, so no
 asyncio loop runs beside Playwright's own (libraries.md §12).
+
+Headless Chromium refuses a screen wake lock unless the context grants the
+``screen-wake-lock`` permission: the tests that check the lock grant it, the others
+see the page carry on without one.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from gateway import emvco
 from gateway.certs import DevCertificate
 
-from .gatewayproc import REPO, Gateway, make_gateway, payment
+from .gatewayproc import REPO, Gateway, make_gateway
 
 StartGateway = Callable[..., Gateway]
 
@@ -46,6 +51,43 @@ FULL_HD = {"width": 1920, "height": 1080}
 #: Long enough for any step of a healthy gateway and browser, short enough to fail fast.
 STEP_MS = 10_000
 NBSP = "\u00a0"
+#: A MoMo "QR đa năng": a VietQR code to the wallet's account at BVBank (SPEC §11.3).
+MOMO_ACCOUNT = ("970454", "99MM24155080")
+#: A 1×1 PNG: a QR drawn by the checkout page, which names no payee.
+PNG_QR = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgAB"
+    "SK+kcQAAAABJRU5ErkJggg=="
+)
+
+
+def tlv(tag: str, value: str) -> str:
+    return f"{tag}{len(value):02d}{value}"
+
+
+def vietqr(
+    amount: int,
+    *,
+    account: tuple[str, str] = ("970436", "0011004455"),
+    name: str | None = "CUA HANG AN",
+) -> str:
+    """A NAPAS VietQR code paying ``amount`` VND to (BIN, account), tag 59 ``name``."""
+    beneficiary = tlv("00", account[0]) + tlv("01", account[1])
+    napas = tlv("00", "A000000727") + tlv("01", beneficiary) + tlv("02", "QRIBFTTA")
+    fields = [("00", "01"), ("01", "12"), ("38", napas), ("53", "704"), ("54", str(amount))]
+    fields += [("58", "VN")] + ([("59", name)] if name is not None else []) + [("60", "HANOI")]
+    return emvco.build(fields)
+
+
+def payment(
+    amount: int = 300000,
+    *,
+    account: tuple[str, str] = ("970436", "0011004455"),
+    qr_name: str | None = "CUA HANG AN",
+    **extra: Any,
+) -> dict[str, Any]:
+    """The extension's data for a VietQR code whose tag 59 agrees with the merchant."""
+    qr = vietqr(amount, account=account, name=qr_name)
+    return {"qrCode": qr, "merchant": "Cửa hàng An", "amount": amount, **extra}
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +142,10 @@ class Viewer:
         value: str = self.page.locator(selector).inner_text(timeout=STEP_MS)
         return value.replace(NBSP, " ")
 
+    def expect_wake_lock(self, status: str) -> None:
+        """The page's own account of its screen wake lock (``data-wake-lock`` on main)."""
+        expect(self.screen()).to_have_attribute("data-wake-lock", status, timeout=STEP_MS)
+
 
 @pytest.fixture
 def open_viewer(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[..., Viewer]]:
@@ -112,12 +158,14 @@ def open_viewer(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callab
         *,
         locale: str = "vi-VN",
         viewport: dict[str, int] = PHONE,
+        permissions: list[str] | None = None,
     ) -> Viewer:
         context = browser.new_context(
             ignore_https_errors=True,  # the test CA; the gateway's TLS is real all the same
             locale=locale,
             viewport=viewport,
             service_workers="block",
+            permissions=permissions or [],
         )
         page = context.new_page()
         viewer = Viewer(page)
@@ -200,6 +248,8 @@ def test_the_page_shows_the_qr_merchant_and_amount_after_a_publish(
     expect(qr).to_have_attribute("aria-label", f"Mã QR thanh toán 300.000{NBSP}₫ cho Cửa hàng An")
     assert viewer.text(".merchant") == "Cửa hàng An"
     assert viewer.text(".amount") == "300.000 ₫"
+    assert viewer.text(".payee") == "Vietcombank ••••4455"  # SPEC §11.3, under the amount
+    expect(viewer.page.locator(".payee-mismatch")).to_have_count(0)  # tag 59 agrees
     assert viewer.text(".order-id") == "A-1024"
     assert re.fullmatch(r"(09:5\d|10:00)", viewer.text(".qr-countdown"))
     assert re.fullmatch(r"(29:5\d|30:00)", viewer.text(".session-countdown"))
@@ -231,6 +281,25 @@ def test_a_second_publish_replaces_the_qr_with_a_flash(
     assert box["height"] >= 0.7 * FULL_HD["height"]  # large on 1080p
 
 
+def test_the_fullscreen_button_takes_the_page_fullscreen_and_goes(
+    gw: Gateway, open_viewer: Callable[..., Viewer]
+) -> None:
+    """A customer display offers "Toàn màn hình"; a click makes the page fullscreen and
+    the button leaves."""
+    token = new_session(gw)
+    viewer = open_viewer(gw, token, viewport=FULL_HD)
+    publish(gw, token, payment())
+    viewer.expect_screen("payment")
+    button = viewer.page.get_by_role("button", name="Toàn màn hình")
+    expect(button).to_be_visible()
+    assert viewer.page.evaluate("document.fullscreenElement") is None
+    button.click()
+    viewer.page.wait_for_function("document.fullscreenElement === document.documentElement")
+    expect(button).to_have_count(0)
+    viewer.expect_screen("payment")
+    assert viewer.console_errors == []
+
+
 def test_payment_cleared_hides_the_qr_and_waits_again(
     gw: Gateway, open_viewer: Callable[..., Viewer]
 ) -> None:
@@ -257,6 +326,56 @@ def test_a_qr_whose_expires_at_passed_is_hidden(
     viewer.expect_screen("qrExpired")
     expect(viewer.page.locator(".qr")).to_have_count(0)
     expect(viewer.page.get_by_text("Mã QR đã hết hạn.")).to_be_visible()
+
+
+def test_a_wallet_qr_names_the_wallet_and_bank_and_a_png_qr_names_none(
+    gw: Gateway, open_viewer: Callable[..., Viewer]
+) -> None:
+    """A MoMo "QR đa năng" shows "MoMo · BVBank ••••5080"; a PNG QR that replaces it has
+    no payee (SPEC §11.3), so the line goes."""
+    token = new_session(gw)
+    viewer = open_viewer(gw, token)
+    publish(gw, token, payment(account=MOMO_ACCOUNT, qr_name=None))
+    viewer.expect_screen("payment")
+    assert viewer.text(".payee") == "MoMo · BVBank ••••5080"
+    expect(viewer.page.locator("dt", has_text="Tài khoản nhận")).to_be_visible()
+    assert viewer.text(".merchant") == "Cửa hàng An"  # no tag 59: nothing contradicts it
+
+    publish(gw, token, {"qrCode": PNG_QR, "merchant": "Cửa hàng An", "amount": 300000})
+    expect(viewer.page.locator('.qr-frame[data-seq="2"] img.qr')).to_be_visible(timeout=STEP_MS)
+    expect(viewer.page.locator(".payee")).to_have_count(0)
+    assert viewer.text(".merchant") == "Cửa hàng An"
+
+
+def test_a_qr_that_names_another_payee_than_the_merchant_shows_that_payee(
+    gw: Gateway, open_viewer: Callable[..., Viewer]
+) -> None:
+    """Tag 59 "CUA HANG BINH" against merchant "Cửa hàng An": the page names the QR's
+    payee, and says it differs from the shop's name, in Vietnamese and in English."""
+    token = new_session(gw)
+    publish(gw, token, payment(qr_name="CUA HANG BINH", orderId="A-9"))
+    vi = open_viewer(gw, token)
+    vi.expect_screen("payment")
+    assert vi.text(".payee-name") == "CUA HANG BINH"
+    expect(vi.page.locator("dt", has_text="Người nhận")).to_be_visible()
+    expect(vi.page.locator(".merchant")).to_have_count(0)
+    warning = vi.page.get_by_role("alert")
+    expect(warning).to_have_text(
+        "Tên trong mã QR khác với tên cửa hàng “Cửa hàng An”: "
+        "tiền sẽ chuyển cho người nhận ghi ở trên."
+    )
+    expect(vi.page.locator("svg.qr")).to_have_attribute(
+        "aria-label", f"Mã QR thanh toán 300.000{NBSP}₫ cho CUA HANG BINH"
+    )
+    assert vi.text(".payee") == "Vietcombank ••••4455"
+
+    en = open_viewer(gw, token, locale="en-US")
+    en.expect_screen("payment")
+    expect(en.page.locator("dt", has_text="Pay to")).to_be_visible()
+    assert en.text(".payee-name") == "CUA HANG BINH"
+    expect(en.page.get_by_role("alert")).to_contain_text(
+        "differs from the shop's name “Cửa hàng An”"
+    )
 
 
 def test_a_late_viewer_gets_the_payment_in_english(
@@ -299,9 +418,10 @@ def test_the_page_loads_only_from_the_gateway_under_a_strict_csp(
     assert page.headers["connection"] == "close"  # no idle TLS socket to hold up a drain
     csp = page.headers["content-security-policy"]
     assert csp == (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; "
-        f"connect-src {gw.ws_base}; base-uri 'none'; form-action 'none'; "
-        "frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src data: 'self'; "
+        f"manifest-src 'self'; worker-src 'none'; connect-src {gw.ws_base}; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+        "require-trusted-types-for 'script'; trusted-types 'none'"
     )
     assert token not in page.text  # the page reads it from its path
     assert f'<meta name="gateway-ws-url" content="{gw.ws_base}" />' in page.text
@@ -322,7 +442,87 @@ def test_the_page_loads_only_from_the_gateway_under_a_strict_csp(
     origins = {f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in viewer.requests}
     assert origins == {gw.base}
     assert viewer.sockets == [f"{gw.ws_base}/?token={token}"]
+    # Without the permission headless Chromium refuses the wake lock: quietly.
+    viewer.expect_wake_lock("refused")
     assert viewer.console_errors == []  # no CSP or Trusted Types violation
+    registrations = "navigator.serviceWorker.getRegistrations().then(r => r.length)"
+    assert viewer.page.evaluate(registrations) == 0
+
+
+def test_the_page_is_an_installable_app_within_its_csp(
+    gw: Gateway, open_viewer: Callable[..., Viewer], browser: Any, tmp_path: Path
+) -> None:
+    """The page links its manifest (application/manifest+json), which Chromium fetches and
+    parses under the page's CSP: start_url and scope /qr/, display fullscreen, icons of
+    192 and 512 px that load; outside incognito Chromium finds nothing against installing."""
+    token = new_session(gw)
+    page = httpx.get(f"{gw.base}/qr/{token}", verify=gw.ssl_context)
+    links = re.findall(r'<link rel="manifest" href="(/qr-assets/[^"]+\.webmanifest)">', page.text)
+    assert len(links) == 1
+    served = httpx.get(f"{gw.base}{links[0]}", verify=gw.ssl_context)
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "application/manifest+json"
+    assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+    manifest = served.json()
+    assert (manifest["start_url"], manifest["scope"], manifest["display"]) == (
+        "/qr/",
+        "/qr/",
+        "fullscreen",
+    )
+    assert sorted(icon["sizes"] for icon in manifest["icons"]) == ["192x192", "512x512"]
+
+    viewer = open_viewer(gw, token)
+    viewer.expect_screen("waiting")
+    cdp = viewer.page.context.new_cdp_session(viewer.page)
+    parsed = cdp.send("Page.getAppManifest")
+    assert parsed["url"] == f"{gw.base}{links[0]}"
+    assert parsed["errors"] == []
+    assert parsed["manifest"]["startUrl"] == f"{gw.base}/qr/"
+    assert parsed["manifest"]["scope"] == f"{gw.base}/qr/"
+    assert parsed["manifest"]["display"] == "kFullscreen"
+    # The icons load in the page under its CSP (img-src 'self'), at their declared sizes.
+    sizes = viewer.page.evaluate(
+        """(srcs) => Promise.all(srcs.map((src) => new Promise((resolve) => {
+               const img = new Image();
+               img.onload = () => resolve(`${img.naturalWidth}x${img.naturalHeight}`);
+               img.onerror = () => resolve("failed");
+               img.src = src;
+           })))""",
+        [icon["src"] for icon in manifest["icons"]],
+    )
+    assert sizes == [icon["sizes"] for icon in manifest["icons"]]
+    assert viewer.console_errors == []  # neither the manifest nor an icon broke the CSP
+
+    # Playwright's contexts are incognito, where nothing installs: ask a profile on disk.
+    profile = browser.browser_type.launch_persistent_context(
+        str(tmp_path / "profile"),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        ignore_https_errors=True,
+        service_workers="block",
+    )
+    try:
+        tab = profile.new_page()
+        tab.goto(f"{gw.base}/qr/{token}", wait_until="load")
+        expect(tab.locator("main")).to_have_attribute("data-screen", "waiting")
+        errors = profile.new_cdp_session(tab).send("Page.getInstallabilityErrors")
+        assert errors["installabilityErrors"] == []
+    finally:
+        profile.close()
+
+
+def test_the_installed_apps_start_page_asks_for_a_payment_link(
+    gw: Gateway, open_viewer: Callable[..., Viewer]
+) -> None:
+    """/qr/ (the manifest's start_url): no token, so no socket and no wake lock, and a
+    word on what to open."""
+    viewer = open_viewer(gw, "", permissions=["screen-wake-lock"])
+    viewer.expect_screen("noLink")
+    expect(viewer.page.get_by_text("Mở liên kết thanh toán", exact=False)).to_be_visible()
+    viewer.expect_wake_lock("off")
+    assert viewer.sockets == []
+    assert viewer.console_errors == []
 
 
 def test_a_restarted_gateway_is_reconnected_to_and_the_lost_session_reported(
@@ -393,13 +593,18 @@ def test_a_frozen_gateway_is_noticed_by_the_heartbeat_and_the_session_resumed(
 def test_the_session_expires_and_the_page_says_so(
     start_gateway: StartGateway, open_viewer: Callable[..., Viewer]
 ) -> None:
-    """SESSION_EXPIRED and close 4410 end on the expired screen; the QR is gone."""
+    """The screen is kept on while waiting and showing the QR; SESSION_EXPIRED and close
+    4410 end on the expired screen, the QR gone and the wake lock released."""
     gateway = start_gateway(quick({"sessions": {"ttl_seconds": 3}}))
     token = new_session(gateway)
-    viewer = open_viewer(gateway, token)
+    viewer = open_viewer(gateway, token, permissions=["screen-wake-lock"])
+    viewer.expect_screen("waiting")
+    viewer.expect_wake_lock("held")  # waiting for a QR: the screen stays on
     publish(gateway, token, payment())
     viewer.expect_screen("payment")
+    viewer.expect_wake_lock("held")
     viewer.expect_screen("expired")
+    viewer.expect_wake_lock("off")  # nothing left to show: the screen may sleep
     expect(viewer.page.get_by_text("Phiên thanh toán đã hết hạn.")).to_be_visible()
     expect(viewer.page.locator(".qr")).to_have_count(0)
     time.sleep(1.5)

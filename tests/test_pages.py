@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import struct
 from pathlib import Path
 
 import pytest
@@ -44,7 +47,9 @@ async def test_the_page_headers_forbid_referrers_caching_framing_and_foreign_ori
     assert csp["default-src"] == "'none'"
     assert csp["script-src"] == "'self'"
     assert csp["style-src"] == "'self'"
-    assert csp["img-src"] == "data:"
+    assert csp["img-src"] == "data: 'self'"
+    assert csp["manifest-src"] == "'self'"
+    assert csp["worker-src"] == "'none'"
     assert csp["connect-src"] == "wss://ws.pay.example"
     assert csp["frame-ancestors"] == "'none'"
     assert csp["require-trusted-types-for"] == "'script'"
@@ -59,8 +64,61 @@ async def test_assets_are_cached_for_a_year_and_nothing_else_is_served() -> None
     asset = await client.get(script)
     assert asset.status_code == 200
     assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-    for path in ("/qr-assets/nope.js", "/qr-assets/%2e%2e/index.html", "/qr/"):
+    for path in ("/qr-assets/nope.js", "/qr-assets/%2e%2e/index.html", "/qr-assets/"):
         assert (await client.get(path)).status_code == 404
+
+
+async def test_the_page_without_a_token_is_the_installed_apps_start() -> None:
+    """GET /qr/ (the manifest's start_url), and /qr unredirected: the same HTML and headers."""
+    client = create_app(settings(), KEYS).test_client()
+    page = await client.get(f"/qr/{TOKEN}")
+    for path in ("/qr/", "/qr"):
+        start = await client.get(path)
+        assert start.status_code == 200
+        assert await start.get_data() == await page.get_data()
+        for header in ("Content-Security-Policy", "Cache-Control", "Referrer-Policy", "Connection"):
+            assert start.headers[header] == page.headers[header]
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+async def test_the_manifest_and_its_icons_are_served_as_assets() -> None:
+    """The page links a web app manifest (application/manifest+json) that starts at /qr/,
+    claims /qr/ and lists 192 and 512 pixel icons, each a hashed asset of that size."""
+    client = create_app(settings(), KEYS).test_client()
+    body = await (await client.get(f"/qr/{TOKEN}")).get_data(as_text=True)
+    links = re.findall(
+        r'<link rel="manifest" href="(/qr-assets/manifest-[^"]+\.webmanifest)">', body
+    )
+    assert len(links) == 1
+    response = await client.get(links[0])
+    assert response.status_code == 200
+    assert response.mimetype == "application/manifest+json"
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    manifest = json.loads(await response.get_data(as_text=True))
+    assert manifest["start_url"] == manifest["scope"] == manifest["id"] == "/qr/"
+    assert manifest["display"] == "fullscreen"
+    assert manifest["name"]
+    assert manifest["short_name"]
+    sizes = []
+    for icon in manifest["icons"]:
+        assert icon["src"].startswith("/qr-assets/")
+        image = await client.get(icon["src"])
+        assert image.status_code == 200
+        assert image.mimetype == "image/png"
+        width, height = png_size(await image.get_data())
+        assert icon["sizes"] == f"{width}x{height}"
+        sizes.append(width)
+    assert sorted(sizes) == [192, 512]
+    icon_link = re.search(
+        r'<link rel="icon" type="image/png" sizes="192x192" href="([^"]+)">', body
+    )
+    assert icon_link is not None
+    assert icon_link[1] in {icon["src"] for icon in manifest["icons"]}
 
 
 def test_ws_origin_is_the_serialized_origin_of_the_ws_public_url() -> None:

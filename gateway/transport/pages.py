@@ -9,10 +9,16 @@ empty by the build are filled here from the settings: the WebSocket base URL (th
 must beat.
 
 The page's CSP allows scripts and styles from this origin only, images from
-``data:`` (a PNG QR), and sockets to the gateway's own WebSocket origin; Trusted
-Types forbid every HTML string sink, so no payload text can ever become markup.
-Assets have content-hashed names under ``/qr-assets/`` and are cached for a year.
-Every response here closes its connection (``CLOSE_AFTER``).
+``data:`` (a PNG QR) and this origin (the app's icons), the web app manifest from
+this origin, no worker at all (so no service worker ever caches a tokenised page),
+and sockets to the gateway's own WebSocket origin; Trusted Types forbid every HTML
+string sink, so no payload text can ever become markup. Assets (scripts, styles, the
+manifest and its icons) have content-hashed names under ``/qr-assets/`` and are
+cached for a year. Every response here closes its connection (``CLOSE_AFTER``).
+
+The page is installable: its manifest is shared by every token, so it starts the app
+at ``/qr/``, the same page without a token (it asks for a payment link), and claims
+the scope ``/qr/``, so an installed app opens every viewer link.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ IDLE_TIMEOUT_META = '<meta name="gateway-idle-timeout" content="" />'
 CLOSE_AFTER = {"Connection": "close"}
 #: Content-hashed names: a new build gets new names, so a year is safe.
 ASSET_CACHE = "public, max-age=31536000, immutable"
+#: Types the platform's ``mimetypes`` may not know (Python < 3.13 has no .webmanifest).
+ASSET_TYPES = {".webmanifest": "application/manifest+json"}
 EXTENSION = "gateway.viewer_page"
 
 pages = Blueprint("pages", __name__)
@@ -64,10 +72,13 @@ def ws_origin(settings: Settings) -> str:
 
 
 def viewer_csp(settings: Settings) -> str:
+    # img-src 'self': the icons of the manifest and the page (PNG QR codes are data:).
+    # worker-src 'none': no service worker may ever cache a page whose URL is a token.
     return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; "
-        f"connect-src {ws_origin(settings)}; base-uri 'none'; form-action 'none'; "
-        "frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src data: 'self'; "
+        f"manifest-src 'self'; worker-src 'none'; connect-src {ws_origin(settings)}; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+        "require-trusted-types-for 'script'; trusted-types 'none'"
     )
 
 
@@ -104,10 +115,15 @@ def _build(state: BlueprintSetupState) -> None:
     state.app.extensions[EXTENSION] = build_page(svc.settings)
 
 
+@pages.get("/qr/", defaults={"token": ""}, strict_slashes=False)  # "/qr" too: no redirect
 @pages.get("/qr/<path:token>")
 @hide  # a page, not part of the API's OpenAPI document
 async def viewer_page(token: str) -> Response:
-    """The same HTML for every token; whether it is valid the page learns over the socket."""
+    """The same HTML for every token; whether it is valid the page learns over the socket.
+
+    ``/qr/``, without a token, is the installed app's ``start_url``: the page then asks
+    for a payment link instead of connecting.
+    """
     del token  # read by the page from location.pathname, never echoed
     page: ViewerPage = current_app.extensions[EXTENSION]
     response = Response(page.html, content_type="text/html; charset=utf-8")
@@ -122,7 +138,7 @@ async def viewer_page(token: str) -> Response:
 @pages.get(f"/{ASSETS}/<path:filename>")
 @hide
 async def viewer_asset(filename: str) -> Response:
-    """A hashed script or stylesheet of the page (404 for anything else).
+    """A hashed script, stylesheet, manifest or icon of the page (404 for anything else).
 
     The name is looked up among the build's files before the file system is asked:
     a name of 300 characters, a token, or a path through ``..`` is simply not one.
@@ -131,6 +147,9 @@ async def viewer_asset(filename: str) -> Response:
     if filename not in page.assets:
         raise NotFound("no such asset")
     response = await send_from_directory(WEB_DIST / ASSETS, filename)
+    content_type = ASSET_TYPES.get(Path(filename).suffix)
+    if content_type is not None:
+        response.content_type = content_type
     response.headers["Cache-Control"] = ASSET_CACHE
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers.update(CLOSE_AFTER)

@@ -18,6 +18,8 @@ function withPayment(fields: Record<string, unknown>): ViewState {
 const render = (state: ViewState, lang: "vi" | "en" = "vi") =>
   renderToStaticMarkup(<View state={state} now={T0} t={MESSAGES[lang]} />);
 
+const VCB = { provider: "VIETQR", bankBin: "970436", bankName: "Vietcombank", account: "••••4455" };
+
 describe("View", () => {
   it("shows the QR, merchant, amount in VND, order id and both countdowns", () => {
     const html = render(withPayment({ orderId: "A-1024", expiresAt: new Date(T0 + 600_000).toISOString() }));
@@ -59,10 +61,56 @@ describe("View", () => {
       [reduce(initialState, { type: "ended", reason: "unknown" }), "Không tìm thấy phiên thanh toán.", "Payment session not found."],
       [reduce(initialState, { type: "retrying", attempt: 1, reason: "full", retryAt: T0 }), "quá nhiều màn hình", "Too many screens"],
       [reduce(initialState, { type: "retrying", attempt: 1, reason: "rateLimited", retryAt: T0 + 9000 }), "sau 9 giây", "in 9 s"],
+      [reduce(initialState, { type: "ended", reason: "noLink" }), "Mở liên kết thanh toán", "payment link on this screen"],
     ];
     for (const [state, vi, en] of states) {
       expect(render(state, "vi")).toContain(vi);
       expect(render(state, "en")).toContain(en);
     }
+  });
+
+  it("shows who the QR pays under the amount", () => {
+    const html = render(withPayment({ payee: { ...VCB, merchantName: "CUA HANG AN" } }));
+    expect(html).toMatch(/<dd class="amount">[^<]*<\/dd><dt>Tài khoản nhận<\/dt><dd class="payee">Vietcombank ••••4455<\/dd>/);
+    expect(html).toContain('<dd class="merchant">Cửa hàng An</dd>');
+    expect(html).not.toContain("payee-mismatch");
+    const momo = { provider: "MOMO", bankBin: "970454", bankName: "BVBank", account: "••••5080", merchantName: null };
+    expect(render(withPayment({ payee: momo }), "en")).toContain('<dt>Account</dt><dd class="payee">MoMo · BVBank ••••5080</dd>');
+  });
+
+  it("shows no payee line for a PNG QR", () => {
+    const html = render(withPayment({ qrCode: "data:image/png;base64,iVBORw0KGgo=" }));
+    expect(html).not.toContain('class="payee"');
+    expect(html).not.toContain("Tài khoản nhận");
+  });
+
+  it("shows the QR's name as the payee, and says so, when it contradicts the merchant", () => {
+    const html = render(withPayment({ payee: { ...VCB, merchantName: "CUA HANG BINH" } }));
+    expect(html).toContain('<dt>Người nhận</dt><dd class="payee-name">CUA HANG BINH</dd>');
+    expect(html).not.toContain('class="merchant"');
+    expect(html).toContain('aria-label="Mã QR thanh toán 300.000\u00a0₫ cho CUA HANG BINH"');
+    expect(html).toContain(
+      '<p class="payee-mismatch" role="alert">Tên trong mã QR khác với tên cửa hàng “Cửa hàng An”: tiền sẽ chuyển cho người nhận ghi ở trên.</p>',
+    );
+    const en = render(withPayment({ payee: { ...VCB, merchantName: "CUA HANG BINH" } }), "en");
+    expect(en).toContain('<dt>Pay to</dt><dd class="payee-name">CUA HANG BINH</dd>');
+    expect(en).toContain("differs from the shop&#x27;s name “Cửa hàng An”");
+  });
+
+  it("treats names that differ only in case, accents, đ or spacing as the same payee", () => {
+    const html = render(withPayment({ merchant: "Tiệm  Đức", payee: { ...VCB, merchantName: "TIEM DUC" } }));
+    expect(html).toContain('<dd class="merchant">Tiệm  Đức</dd>');
+    expect(html).not.toContain("payee-mismatch");
+  });
+
+  it("offers the fullscreen button only when given its action, and exposes the wake lock", () => {
+    const offered = renderToStaticMarkup(
+      <View state={reduce(initialState, live)} now={T0} t={MESSAGES.vi} wakeLock="held" onFullscreen={() => {}} />,
+    );
+    expect(offered).toContain('data-wake-lock="held"');
+    expect(offered).toMatch(/<button type="button" class="fullscreen">.*Toàn màn hình<\/button>/);
+    const plain = render(reduce(initialState, live), "en");
+    expect(plain).not.toContain("<button");
+    expect(plain).toContain('data-wake-lock="unsupported"');
   });
 });

@@ -5,10 +5,13 @@
 import { useEffect, useMemo, useReducer, useState } from "react";
 import { Connection } from "./connection";
 import { formatAmount, formatCountdown } from "./format";
+import { canGoFullscreen, goFullscreen } from "./fullscreen";
 import { MESSAGES, type Lang, type Messages } from "./i18n";
+import { paidTo, payeeLine } from "./payee";
 import { PNG_DATA_URI, type ClearReason, type Payment } from "./protocol";
 import { qrPath } from "./qr";
 import { initialState, reduce, screenOf, serverNow, type Screen, type ViewState } from "./state";
+import { ScreenWakeLock, type WakeLockLike, type WakeLockStatus } from "./wakelock";
 
 export interface AppProps {
   /** The viewer socket URL with the token, or null when the page has no token at all. */
@@ -23,7 +26,7 @@ const TICK_MS = 500;
 export function App({ url, idleTimeoutMs, lang }: AppProps) {
   const [state, dispatch] = useReducer(
     reduce,
-    url === null ? { ...initialState, conn: { kind: "ended", reason: "invalid" } } : initialState,
+    url === null ? { ...initialState, conn: { kind: "ended", reason: "noLink" } } : initialState,
   );
   const [, setTick] = useState(0);
 
@@ -44,19 +47,88 @@ export function App({ url, idleTimeoutMs, lang }: AppProps) {
     return () => clearInterval(timer);
   }, []);
 
+  // A screen that shows a QR or waits for one stays on; an ended session lets it sleep.
+  const wakeLock = useWakeLock(state.conn.kind !== "ended");
+  const fullscreen = useFullscreenOffer();
+
   // Read the clock on every render, not only on ticks: a payment that just arrived
   // must not be measured against a time from before it.
-  return <View state={state} now={Date.now()} t={MESSAGES[lang]} />;
+  return (
+    <View
+      state={state}
+      now={Date.now()}
+      t={MESSAGES[lang]}
+      wakeLock={wakeLock}
+      onFullscreen={fullscreen ? () => goFullscreen(document) : null}
+    />
+  );
 }
 
-export function View({ state, now, t }: { state: ViewState; now: number; t: Messages }) {
+/** Hold a screen wake lock while `wanted` (wakelock.ts); its status, for the page's `data-wake-lock`. */
+function useWakeLock(wanted: boolean): WakeLockStatus {
+  const [lock, setLock] = useState<ScreenWakeLock | null>(null);
+  const [status, setStatus] = useState<WakeLockStatus>("off");
+  useEffect(() => {
+    const api = (navigator as { wakeLock?: WakeLockLike }).wakeLock;
+    const created = new ScreenWakeLock(api, document, setStatus);
+    setStatus(created.current);
+    setLock(created);
+    return () => created.dispose();
+  }, []);
+  useEffect(() => {
+    lock?.want(wanted);
+  }, [lock, wanted]);
+  return status;
+}
+
+/** Whether to offer the fullscreen button now (fullscreen.ts). */
+function useFullscreenOffer(): boolean {
+  const [offer, setOffer] = useState(false);
+  useEffect(() => {
+    const media = (query: string) => window.matchMedia(query);
+    const update = () => setOffer(canGoFullscreen(document, media));
+    const installed = window.matchMedia("(display-mode: fullscreen)");
+    update();
+    document.addEventListener("fullscreenchange", update);
+    installed.addEventListener("change", update);
+    return () => {
+      document.removeEventListener("fullscreenchange", update);
+      installed.removeEventListener("change", update);
+    };
+  }, []);
+  return offer;
+}
+
+export interface ViewProps {
+  state: ViewState;
+  now: number;
+  t: Messages;
+  /** Shown as the page's `data-wake-lock` (the e2e tests read it). */
+  wakeLock?: WakeLockStatus;
+  /** The fullscreen button's action, or null to show none. */
+  onFullscreen?: (() => void) | null;
+}
+
+export function View({ state, now, t, wakeLock = "unsupported", onFullscreen = null }: ViewProps) {
   const screen = screenOf(state, now);
   const sessionLeft =
     state.conn.kind === "open" && state.sessionExpiresAt !== null
       ? state.sessionExpiresAt - serverNow(state, now)
       : null;
   return (
-    <main className={`page page--${screen.kind}`} data-screen={screen.kind}>
+    <main
+      className={`page page--${screen.kind}${onFullscreen === null ? "" : " page--offers-fullscreen"}`}
+      data-screen={screen.kind}
+      data-wake-lock={wakeLock}
+    >
+      {onFullscreen !== null && (
+        <button type="button" className="fullscreen" onClick={onFullscreen}>
+          <svg className="fullscreen-icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <path d="M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5" />
+          </svg>
+          {t.fullscreen}
+        </button>
+      )}
       <ScreenView screen={screen} state={state} now={now} t={t} />
       {sessionLeft !== null && (
         <footer className="session">
@@ -85,6 +157,8 @@ function ScreenView({ screen, state, now, t }: { screen: Screen; state: ViewStat
       return <Notice tone="error" title={t.invalid} hint={t.invalidHint} />;
     case "unknown":
       return <Notice tone="error" title={t.unknown} hint={t.unknownHint} />;
+    case "noLink":
+      return <Notice tone="info" title={t.noLink} hint={t.noLinkHint} />;
     case "full":
       return <Notice tone="stopped" title={t.full} hint={t.fullHint(screen.attempt)} />;
     case "rateLimited":
@@ -105,10 +179,10 @@ function clearedHint(reason: ClearReason | null, t: Messages): string {
   }
 }
 
-type Tone = "busy" | "done" | "stopped" | "error";
+type Tone = "busy" | "done" | "stopped" | "error" | "info";
 
 /** A glyph per tone (decoration only: the title says it in words). */
-const GLYPHS: Record<Tone, string> = { busy: "", done: "✓", stopped: "!", error: "✕" };
+const GLYPHS: Record<Tone, string> = { busy: "", done: "✓", stopped: "!", error: "✕", info: "i" };
 
 function Notice({ tone, title, hint }: { tone: Tone; title: string; hint: string }) {
   return (
@@ -137,20 +211,30 @@ function PaymentView({
 }) {
   const amount = formatAmount(payment.amount, payment.currency);
   const left = payment.expiresAt === null ? null : payment.expiresAt - serverNow(state, now);
+  // SPEC §11.3: who the QR pays. When its own name contradicts the merchant, that name is
+  // the payee on screen, and the page says so.
+  const to = paidTo(payment);
+  const account = payment.payee === null ? null : payeeLine(payment.payee);
   return (
     <section className="payment">
       {/* A new key per seq remounts the frame, which restarts the flash animation. */}
       <div key={payment.seq} className={replaced ? "qr-frame qr-frame--flash" : "qr-frame"} data-seq={payment.seq}>
-        <QrImage code={payment.qrCode} alt={t.qrAlt(amount, payment.merchant)} />
+        <QrImage code={payment.qrCode} alt={t.qrAlt(amount, to.name)} />
         {replaced && <span className="qr-badge">{t.newCode}</span>}
       </div>
       <div className="details">
         <p className="scan">{t.scan}</p>
         <dl className="fields">
           <dt>{t.merchant}</dt>
-          <dd className="merchant">{payment.merchant}</dd>
+          {to.contradicted ? <dd className="payee-name">{to.name}</dd> : <dd className="merchant">{to.name}</dd>}
           <dt>{t.amount}</dt>
           <dd className="amount">{amount}</dd>
+          {account !== null && (
+            <>
+              <dt>{t.payeeAccount}</dt>
+              <dd className="payee">{account}</dd>
+            </>
+          )}
           {payment.orderId !== null && (
             <>
               <dt>{t.orderId}</dt>
@@ -158,6 +242,11 @@ function PaymentView({
             </>
           )}
         </dl>
+        {to.contradicted && (
+          <p className="payee-mismatch" role="alert">
+            {t.payeeDiffers(payment.merchant)}
+          </p>
+        )}
         {payment.description !== null && <p className="description">{payment.description}</p>}
         {left !== null && (
           <p className="qr-expiry">

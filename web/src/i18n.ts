@@ -43,6 +43,11 @@ export interface Messages {
   sessionEndsIn: string;
   openMomo: string;
   newCode: string;
+  payeeAccount: string;
+  payeeDiffers: (merchant: string) => string;
+  fullscreen: string;
+  noLink: string;
+  noLinkHint: string;
 }
 
 const vi: Messages = {
@@ -77,6 +82,11 @@ const vi: Messages = {
   sessionEndsIn: "Phiên kết thúc sau",
   openMomo: "Mở ứng dụng MoMo",
   newCode: "Mã mới",
+  payeeAccount: "Tài khoản nhận",
+  payeeDiffers: (m) => `Tên trong mã QR khác với tên cửa hàng “${m}”: tiền sẽ chuyển cho người nhận ghi ở trên.`,
+  fullscreen: "Toàn màn hình",
+  noLink: "Màn hình thanh toán",
+  noLinkHint: "Mở liên kết thanh toán của quầy trên màn hình này để hiện mã QR.",
 };
 
 const en: Messages = {
@@ -111,6 +121,11 @@ const en: Messages = {
   sessionEndsIn: "Session ends in",
   openMomo: "Open in MoMo",
   newCode: "New code",
+  payeeAccount: "Account",
+  payeeDiffers: (m) => `The name in the QR code differs from the shop's name “${m}”: the money goes to the payee shown above.`,
+  fullscreen: "Full screen",
+  noLink: "Payment screen",
+  noLinkHint: "Open the checkout's payment link on this screen to show its QR code.",
 };
 
 export const MESSAGES: Record<Lang, Messages> = { vi, en };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyClose, isFinal, parseMessage, socketUrl, tokenFromPath } from "./protocol";
+import { classifyClose, isFinal, parseMessage, parsePayee, socketUrl, tokenFromPath } from "./protocol";
 
 const frame = (type: string, payload: unknown, ts = "2026-11-24T10:00:00.000Z") =>
   JSON.stringify({ type, ts, payload });
@@ -86,6 +86,42 @@ describe("parseMessage", () => {
   it("gives a null ts when the server time is missing or unparseable", () => {
     expect(parseMessage(JSON.stringify({ type: "PONG", payload: {} }))).toEqual({ type: "PONG", ts: null });
     expect(parseMessage(frame("PONG", {}, "yesterday"))).toEqual({ type: "PONG", ts: null });
+  });
+});
+
+describe("parsePayee", () => {
+  const VCB = { provider: "VIETQR", bankBin: "970436", bankName: "Vietcombank", account: "••••4455", merchantName: "CUA HANG AN" };
+
+  it("reads the payee of SPEC §11.3 into the payment; none for a payment without one", () => {
+    const message = parseMessage(frame("PAYMENT_DATA", { ...PAYMENT, payee: VCB }));
+    expect(message).toMatchObject({ type: "PAYMENT_DATA", payment: { payee: VCB } });
+    expect(parseMessage(frame("PAYMENT_DATA", PAYMENT))).toMatchObject({ payment: { payee: null } });
+    expect(parsePayee({ provider: "VNPAY", bankBin: null, bankName: null, account: null, merchantName: null })).toEqual({
+      provider: "VNPAY",
+      bankBin: null,
+      bankName: null,
+      account: null,
+      merchantName: null,
+    });
+  });
+
+  it("never shows more than an account's last 4 characters", () => {
+    expect(parsePayee({ ...VCB, account: "0011012345678" })?.account).toBe("••••5678");
+    expect(parsePayee({ ...VCB, account: "••••4455" })?.account).toBe("••••4455");
+    expect(parsePayee({ ...VCB, account: "***12" })?.account).toBe("••••12");
+    expect(parsePayee({ ...VCB, account: "" })?.account).toBeNull();
+  });
+
+  it("drops what is not a payee; an unknown provider shows what it has, as EMVCo", () => {
+    for (const bad of [null, "VIETQR", [VCB], 7]) expect(parsePayee(bad)).toBeNull();
+    expect(parsePayee({ ...VCB, provider: "PAYPAL" })?.provider).toBe("EMVCO");
+    expect(parsePayee({ provider: "MOMO", bankName: 5, merchantName: " " })).toEqual({
+      provider: "MOMO",
+      bankBin: null,
+      bankName: null,
+      account: null,
+      merchantName: null,
+    });
   });
 });
 

@@ -13,6 +13,23 @@ export interface Payment {
   /** Epoch milliseconds (server clock) after which the QR is no longer payable. */
   expiresAt: number | null;
   deeplink: string | null;
+  /** Who the QR pays, as the gateway read it from an EMVCo payload (SPEC §11.3); null for a PNG. */
+  payee: Payee | null;
+}
+
+export type Provider = "VIETQR" | "VNPAY" | "MOMO" | "ZALOPAY" | "EMVCO";
+
+/** `PAYMENT_DATA.payload.payee` (SPEC §11.3): the beneficiary the QR itself names. */
+export interface Payee {
+  provider: Provider;
+  /** The NAPAS BIN of the beneficiary's bank, `970436`. */
+  bankBin: string | null;
+  /** The bank's short name, `Vietcombank`. */
+  bankName: string | null;
+  /** The account's last 4 characters behind bullets, `••••4455`. */
+  account: string | null;
+  /** Tag 59 of the QR, `CUA HANG AN`. */
+  merchantName: string | null;
 }
 
 export type ClearReason = "paid" | "cancelled" | "replaced";
@@ -48,6 +65,30 @@ function isSeq(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
 }
 
+const PROVIDERS: readonly string[] = ["VIETQR", "VNPAY", "MOMO", "ZALOPAY", "EMVCO"];
+
+function nonEmpty(value: unknown): string | null {
+  return typeof value === "string" && value.trim() !== "" ? value : null;
+}
+
+/**
+ * The `payee` of a payment, or null when there is none. A provider the page does not
+ * know counts as a plain EMVCo payload (it still shows what it has), and an account is
+ * cut to its last 4 characters whatever arrives: the screen never shows more of it.
+ */
+export function parsePayee(value: unknown): Payee | null {
+  if (!isObj(value)) return null;
+  const provider = str(value.provider);
+  const account = nonEmpty(value.account)?.replace(/^[•*.\s]+/u, "") ?? "";
+  return {
+    provider: (provider !== null && PROVIDERS.includes(provider) ? provider : "EMVCO") as Provider,
+    bankBin: nonEmpty(value.bankBin),
+    bankName: nonEmpty(value.bankName),
+    account: account === "" ? null : `••••${Array.from(account).slice(-4).join("")}`,
+    merchantName: nonEmpty(value.merchantName),
+  };
+}
+
 /** The payment of a PAYMENT_DATA payload, or null if it is not one the page can show. */
 export function parsePayment(payload: unknown): Payment | null {
   if (!isObj(payload)) return null;
@@ -67,6 +108,7 @@ export function parsePayment(payload: unknown): Payment | null {
     expiresAt: parseTime(payload.expiresAt),
     // The gateway allows momo:// and https:// on its list; anything else is not a link.
     deeplink: deeplink !== null && /^(momo|https):\/\//i.test(deeplink) ? deeplink : null,
+    payee: parsePayee(payload.payee),
   };
 }
 

@@ -4,7 +4,8 @@
 import type { ClearReason, CloseKind, Payment, ServerMessage } from "./protocol";
 
 export type RetryReason = Exclude<CloseKind, "invalid" | "unknown" | "expired">;
-export type EndReason = "invalid" | "unknown" | "expired";
+/** `noLink`: the page was opened without a token (`/qr/`, the installed app's start). */
+export type EndReason = "invalid" | "unknown" | "expired" | "noLink";
 
 export type Conn =
   /** A socket is being opened; `attempt` 0 is the first connection, n ≥ 1 the n-th retry. */
@@ -13,7 +14,7 @@ export type Conn =
   | { kind: "open" }
   /** The last socket closed; retry number `attempt` starts at `retryAt` (client clock). */
   | { kind: "retrying"; attempt: number; reason: RetryReason; retryAt: number }
-  /** 4401, 4404, 4410 or SESSION_EXPIRED: nothing left to wait for. */
+  /** 4401, 4404, 4410 or SESSION_EXPIRED (or no token at all): nothing left to wait for. */
   | { kind: "ended"; reason: EndReason };
 
 export interface ViewState {
@@ -106,7 +107,8 @@ export type Screen =
   | { kind: "qrExpired"; payment: Payment }
   | { kind: "expired" }
   | { kind: "invalid" }
-  | { kind: "unknown" };
+  | { kind: "unknown" }
+  | { kind: "noLink" };
 
 /** The screen for `state` at client time `now` (ms). */
 export function screenOf(state: ViewState, now: number): Screen {
