@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import limits
-import orjson
 
+from . import wire
 from .broker import Broker, IdempotencyClaim, Publication, PublishOutcome, SessionRecord
 from .config import Settings
 from .errors import (
@@ -35,7 +35,6 @@ from .errors import (
     SessionNotFound,
     ShuttingDown,
 )
-from .schemas import format_epoch
 
 log = logging.getLogger("gateway.hub")
 
@@ -53,11 +52,6 @@ SETTLE_MAX_RETRY_SECONDS = 5.0
 Settled = Callable[[PublishOutcome | None], None]
 
 
-def late_join_message(data: str, now: float) -> str:
-    """PAYMENT_DATA for stored ``data``, which is already JSON: spliced in, not re-parsed."""
-    return f'{{"type":"PAYMENT_DATA","ts":"{format_epoch(now)}","payload":{data}}}'
-
-
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One serialized server message; ``seq`` orders PAYMENT_DATA/PAYMENT_CLEARED."""
@@ -73,12 +67,6 @@ class Farewell:
     code: int
     reason: str = ""
     final: str | None = None
-
-
-def server_message(kind: str, payload: dict[str, Any], *, now: float | None = None) -> str:
-    """Serialize a server → client message once: ``{"type", "ts", "payload"}``."""
-    ts = format_epoch(time.time() if now is None else now)
-    return orjson.dumps({"type": kind, "ts": ts, "payload": payload}).decode()
 
 
 class Viewer:
@@ -306,24 +294,13 @@ class Hub:
         in the background, telling ``on_settled`` once it is final.
         """
         sid = record.session_id
-        ts = format_epoch(self.clock())
-        if payload is not None:
-            body = orjson.dumps(payload).decode()
-            # '{"seq":N' + the payload's own fields: serialized once, seq spliced in.
-            data_tail = "," + body[1:] if body != "{}" else "}"
-            message = Publication(
-                text_head=f'{{"type":"PAYMENT_DATA","ts":"{ts}","payload":{{"seq":',
-                text_tail=data_tail + "}",
-                data_tail=data_tail,
-                linger_seconds=self.settings.sessions.data_linger_seconds,
-            )
-        else:
-            message = Publication(
-                text_head=f'{{"type":"PAYMENT_CLEARED","ts":"{ts}","payload":{{"seq":',
-                text_tail=f',"reason":{orjson.dumps(reason).decode()}}}}}',
-                data_tail=None,
-                linger_seconds=self.settings.sessions.data_linger_seconds,
-            )
+        now = self.clock()
+        numbered = (
+            wire.payment_data(payload, now)
+            if payload is not None
+            else wire.payment_cleared(reason, now)
+        )
+        message = Publication(numbered, self.settings.sessions.data_linger_seconds)
         request_id = uuid.uuid4().hex
         publishing = self.broker.publish(
             sid, message, self.clock(), request_id=request_id, idempotency=idempotency
@@ -459,8 +436,8 @@ class Hub:
             except GatewayError:
                 return
             if record is not None and record.data is not None:
-                seq = int(orjson.loads(record.data)["seq"])
-                self._deliver(session_id, seq, late_join_message(record.data, self.clock()))
+                text = wire.late_join(record.data, self.clock())
+                self._deliver(session_id, wire.seq_of(record.data), text)
 
     def _arm_expiry(self, session_id: str, expires_at: float) -> None:
         if session_id in self._expiry_timers:
@@ -473,9 +450,7 @@ class Hub:
 
     def _expire(self, session_id: str, expires_at: float) -> None:
         self._expiry_timers.pop(session_id, None)
-        final = server_message(
-            "SESSION_EXPIRED", {"sessionId": session_id, "expiredAt": format_epoch(expires_at)}
-        )
+        final = wire.session_expired(session_id, expires_at, self.clock())
         for viewer in tuple(self._viewers.get(session_id, ())):
             viewer.finish(Farewell(CLOSE_EXPIRED, "session expired", final))
 

@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -30,6 +30,7 @@ from pydantic import (
 from . import emvco, vietqr
 from .config import PayloadSettings
 from .errors import ValidationFailed
+from .wire import format_time
 
 PNG_PREFIX = "data:image/png;base64,"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -68,17 +69,6 @@ def clean_text(value: str, *, max_length: int) -> str:
                 f"(category {unicodedata.category(ch)})"
             )
     return text
-
-
-def format_time(moment: datetime) -> str:
-    """ISO 8601 UTC with milliseconds and ``Z``: ``2025-01-03T10:00:00.000Z``."""
-    # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
-    utc = moment.astimezone(UTC).replace(tzinfo=None)
-    return utc.isoformat(timespec="milliseconds") + "Z"
-
-
-def format_epoch(seconds: float) -> str:
-    return format_time(datetime.fromtimestamp(seconds, UTC))
 
 
 def check_png_data_uri(value: str, max_bytes: int) -> None:
@@ -213,15 +203,11 @@ class PaymentData(BaseModel):
 
     def broadcast(self) -> dict[str, Any]:
         """What viewers receive besides ``seq``: the validated fields, unset options
-        dropped, and the ``payee`` an EMVCo code names (SPEC §3, §11.3)."""
+        dropped, and the ``payee`` an EMVCo code names (docs/protocol.md §3)."""
         out = self.model_dump(exclude_none=True)
         if self._payee is not None:
             out["payee"] = self._payee
         return out
-
-    def wire(self, seq: int) -> dict[str, Any]:
-        """What viewers receive: :meth:`broadcast` with ``seq`` first."""
-        return {"seq": seq, **self.broadcast()}
 
 
 def _line_error(name: str, msg: str) -> Any:

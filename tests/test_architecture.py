@@ -22,6 +22,7 @@ LEAVES = (
     "gateway.schemas",
     "gateway.emvco",
     "gateway.vietqr",
+    "gateway.wire",
     "gateway.auth",
 )
 #: The layers from the top down; a module may import its own layer or lower ones.

@@ -19,6 +19,7 @@ from gateway.broker import (
     create_broker,
 )
 from gateway.errors import IdempotencyConflict
+from gateway.wire import Numbered
 
 from .gatewayproc import RedisServer
 
@@ -80,9 +81,8 @@ def record(ttl: float = 60) -> SessionRecord:
 
 
 def message(data: str | None = ',"amount":5}', linger: float = 60) -> Publication:
-    return Publication(
-        '{"type":"PAYMENT_DATA","payload":{"seq":', (data or "}") + "}", data, linger
-    )
+    head = '{"type":"PAYMENT_DATA","payload":{"seq":'
+    return Publication(Numbered(head, (data or "}") + "}", data), linger)
 
 
 async def publish(

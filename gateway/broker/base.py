@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Self
 
+from ..wire import Numbered
+
 #: Called by the broker for every message published to any instance: (session id, seq, text).
 Deliver = Callable[[str, int, str], None]
 
@@ -39,23 +41,14 @@ class SessionRecord:
 class Publication:
     """A server message whose ``seq`` the broker assigns when it publishes it.
 
-    The text viewers receive is ``text_head + str(seq) + text_tail``; the late-join
-    payload kept for the session is ``'{"seq":' + str(seq) + data_tail``, or nothing
-    when ``data_tail`` is None (a clear). Assigning ``seq``, storing the data and
-    publishing happen as one step, so every instance sees messages in ``seq`` order.
+    Viewers receive ``message.text(seq)``; the late-join payload kept for the session
+    is ``message.data(seq)`` (nothing for a clear). Assigning ``seq``, storing the data
+    and publishing happen as one step, so every instance sees messages in ``seq`` order.
     """
 
-    text_head: str
-    text_tail: str
-    data_tail: str | None
+    message: Numbered
     #: How long the data stays once no viewer watches (``sessions.data_linger_seconds``).
     linger_seconds: float
-
-    def text(self, seq: int) -> str:
-        return f"{self.text_head}{seq}{self.text_tail}"
-
-    def data(self, seq: int) -> str | None:
-        return None if self.data_tail is None else f'{{"seq":{seq}{self.data_tail}'
 
 
 @dataclass(frozen=True, slots=True)

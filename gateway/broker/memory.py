@@ -77,14 +77,14 @@ class MemoryBroker(Broker):
         seq = record.seq + 1
         outcome = PublishOutcome(seq, self._viewers.get(session_id, 0))
         self._sessions[session_id] = record.evolve(
-            seq=seq, data=message.data(seq), last_published_at=now, linger_from=now
+            seq=seq, data=message.message.data(seq), last_published_at=now, linger_from=now
         )
         self._outcomes.setdefault(session_id, {})[request_id] = outcome
         if idempotency is not None:
             deadline = now + idempotency.ttl_seconds
             self._idempotency[idempotency.scope] = (deadline, idempotency.body_sha256, outcome)
         if self._deliver is not None:
-            self._deliver(session_id, seq, message.text(seq))
+            self._deliver(session_id, seq, message.message.text(seq))
         return outcome
 
     async def settle(self, session_id: str, request_id: str) -> PublishOutcome | None:

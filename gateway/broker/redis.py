@@ -40,6 +40,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ..errors import BrokerUnavailable, IdempotencyConflict
+from ..wire import DATA_HEAD
 from .base import (
     Broker,
     Deliver,
@@ -88,7 +89,8 @@ return 1
 
 # KEYS: session, data, viewers, outcomes, fence, idempotency. ARGV: channel, id,
 # text_head, text_tail, data_tail, has_data, now, now_ms, linger_ms, keep_ms,
-# request_id, idem ('1' or '0'), body_sha256, idem_ttl_ms.
+# request_id, idem ('1' or '0'), body_sha256, idem_ttl_ms, data_head. The texts come
+# whole from gateway/wire.py: the script only puts the seq between head and tail.
 # Returns {seq, delivered, replayed}, or {-1} gone, {-2} fenced, {-3} idempotency conflict.
 _PUBLISH = (
     _COUNT_LIVE
@@ -110,7 +112,7 @@ if ARGV[6] == '1' then
   local ttl = tonumber(ARGV[9])
   if delivered > 0 then ttl = math.max(ttl, tonumber(ARGV[10])) end
   if ttl > 0 then
-    redis.call('SET', KEYS[2], '{"seq":' .. seq .. ARGV[5], 'PX', ttl)
+    redis.call('SET', KEYS[2], ARGV[15] .. seq .. ARGV[5], 'PX', ttl)
   else
     redis.call('DEL', KEYS[2])
   end
@@ -403,6 +405,7 @@ class RedisBroker(Broker):
         idempotency: IdempotencyClaim | None = None,
     ) -> PublishOutcome | None:
         idem = idempotency
+        numbered = message.message
         answer = await self._publish(
             keys=[
                 self._key("s", session_id),
@@ -415,10 +418,10 @@ class RedisBroker(Broker):
             args=[
                 self._channel,
                 session_id,
-                message.text_head,
-                message.text_tail,
-                message.data_tail or "",
-                "0" if message.data_tail is None else "1",
+                numbered.head,
+                numbered.tail,
+                numbered.data_tail or "",
+                "0" if numbered.data_tail is None else "1",
                 repr(now),
                 _now_ms(now),
                 int(message.linger_seconds * 1000),
@@ -427,6 +430,7 @@ class RedisBroker(Broker):
                 "0" if idem is None else "1",
                 "" if idem is None else idem.body_sha256,
                 1 if idem is None else max(1, int(idem.ttl_seconds * 1000)),
+                DATA_HEAD,
             ],
         )
         first = int(answer[0])

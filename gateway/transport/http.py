@@ -35,9 +35,9 @@ from ..schemas import (
     StatsResponse,
     TokenRequest,
     TokenResponse,
-    format_epoch,
     validate_body,
 )
+from ..wire import format_epoch
 from .state import Services, services
 
 log = logging.getLogger("gateway.http")

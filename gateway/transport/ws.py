@@ -28,9 +28,9 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from .. import wire
 from ..errors import Forbidden, GatewayError, RateLimited, ShuttingDown
-from ..hub import Farewell, Outgoing, Viewer, late_join_message, server_message
-from ..schemas import format_epoch
+from ..hub import Farewell, Outgoing, Viewer
 from .problems import PROBLEM_JSON, problem_body
 from .state import Services
 
@@ -68,7 +68,7 @@ def origin_allowed(origin: str | None, allowed: frozenset[str]) -> bool:
 
 
 def error_message(code: str, message: str) -> Outgoing:
-    return Outgoing(server_message("ERROR", {"code": code, "message": message}))
+    return Outgoing(wire.error(code, message))
 
 
 class ViewerSockets:
@@ -183,15 +183,14 @@ class ViewerConnection:
         self, viewer: Viewer, seq: int, data: str | None, expires_at: float
     ) -> int | None:
         """Run one viewer connection to its end; return the close code sent, if any."""
-        info = {
-            "sessionId": viewer.session_id,
-            "connectedAt": format_epoch(viewer.connected_at),
-            "expiresAt": format_epoch(expires_at),
-            "hasData": data is not None,
-        }
-        await self._send_text(server_message("SESSION_INFO", info))
+        now = self.svc.hub.clock()
+        await self._send_text(
+            wire.session_info(
+                viewer.session_id, viewer.connected_at, expires_at, data is not None, now
+            )
+        )
         if data is not None:
-            await self._send_text(late_join_message(data, self.svc.hub.clock()))
+            await self._send_text(wire.late_join(data, now))
         reader = asyncio.create_task(self._read(viewer), name="ws-reader")
         writer = asyncio.create_task(self._write(viewer, seq), name="ws-writer")
         for task in (reader, writer):
@@ -307,7 +306,7 @@ def _answer(viewer: Viewer, message: str) -> None:
         return
     kind = parsed.get("type") if isinstance(parsed, dict) else None
     if kind == "PING":
-        viewer.reply(Outgoing(server_message("PONG", {})))
+        viewer.reply(Outgoing(wire.pong()))
     elif not isinstance(kind, str):
         viewer.reply(error_message("invalid_message", 'messages need a string "type"'))
     else:
