@@ -1,4 +1,4 @@
-"""The viewer WebSocket of SPEC §4, as plain ASGI in front of the Quart app.
+"""The viewer WebSocket of docs/protocol.md §4, as plain ASGI in front of the Quart app.
 
 Viewer sockets are the gateway's hot path: every broadcast is one send per viewer, and
 thousands of idle screens each hold a connection. Quart's websocket layer costs both:
@@ -11,10 +11,12 @@ ASGI middleware). Measured with the team's benchmark: fan-out server CPU −17 %
 lower p99 from the send path alone (README, Performance).
 
 The Origin is checked before accepting (HTTP 403 refuses a cross-site page); token and
-session errors are reported after accepting, with close codes a browser can read. Each
-connection runs a reader task and a writer task; the connection waits for the viewer's
-farewell (client gone, binary frame, slow consumer, expiry, drain), cancels both and
-closes with the farewell's code.
+session errors are reported after accepting, with close codes a browser can read. The
+conversation's rules are a :class:`~gateway.transport.protocol.ViewerProtocol`, without
+I/O; this module only moves events between it, the hub and Hypercorn. Each connection
+runs a reader task and a writer task; the connection waits for the viewer's farewell
+(client gone, binary frame, slow consumer, expiry, drain), cancels both and closes with
+the farewell's code.
 """
 
 from __future__ import annotations
@@ -26,12 +28,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
-
-from .. import wire
 from ..errors import Forbidden, GatewayError, RateLimited, ShuttingDown
-from ..hub import Farewell, Outgoing, Viewer
+from ..hub import Farewell, Viewer
 from .problems import PROBLEM_JSON, problem_body
+from .protocol import CLIENT_GONE, TRANSPORT_CLOSES, ViewerProtocol
 from .state import Services
 
 log = logging.getLogger("gateway.ws")
@@ -43,18 +43,12 @@ Send = Callable[[Message], Awaitable[None]]
 #: Quart's ``asgi_app``, typed by its own (stricter) ASGI TypedDicts.
 ASGIApp = Callable[..., Awaitable[None]]
 
-#: SPEC §2: the token's ``wsUrl`` names ``/``; ``/ws`` is accepted too.
+#: docs/protocol.md §4: the token's ``wsUrl`` names ``/``; ``/ws`` is accepted too.
 VIEWER_PATHS = frozenset({"/", "/ws"})
-CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TOO_BIG = 1009
 #: How long a last message (SESSION_EXPIRED) may take to leave before the close.
 FINAL_SEND_SECONDS = 2.0
-#: The viewer went away: nothing is left to send, not even a close frame.
-CLIENT_GONE = Farewell(1006, "client went away")
-#: Hypercorn closed the connection itself (gateway/hypercorn_patches.py): a message
-#: grew past ``websocket.max_message_bytes`` as it arrived, or a frame broke RFC 6455.
-TRANSPORT_CLOSES = frozenset({1002, 1007, CLOSE_TOO_BIG})
+MESSAGES_RULE = "ws_messages_per_connection"
 DENIAL_HEADERS = (
     (b"content-type", PROBLEM_JSON.encode()),
     (b"cache-control", b"no-store"),
@@ -65,10 +59,6 @@ DENIAL_HEADERS = (
 def origin_allowed(origin: str | None, allowed: frozenset[str]) -> bool:
     """No Origin: a non-browser client. Otherwise an exact match, or ``*`` configured."""
     return origin is None or "*" in allowed or origin in allowed
-
-
-def error_message(code: str, message: str) -> Outgoing:
-    return Outgoing(wire.error(code, message))
 
 
 class ViewerSockets:
@@ -183,16 +173,19 @@ class ViewerConnection:
         self, viewer: Viewer, seq: int, data: str | None, expires_at: float
     ) -> int | None:
         """Run one viewer connection to its end; return the close code sent, if any."""
-        now = self.svc.hub.clock()
-        await self._send_text(
-            wire.session_info(
-                viewer.session_id, viewer.connected_at, expires_at, data is not None, now
-            )
+        svc = self.svc
+        protocol = ViewerProtocol(
+            viewer.session_id,
+            max_chars=svc.settings.websocket.max_message_bytes,
+            clock=svc.hub.clock,
         )
-        if data is not None:
-            await self._send_text(wire.late_join(data, now))
-        reader = asyncio.create_task(self._read(viewer), name="ws-reader")
-        writer = asyncio.create_task(self._write(viewer, seq), name="ws-writer")
+        opening = protocol.opening(
+            connected_at=viewer.connected_at, expires_at=expires_at, seq=seq, data=data
+        )
+        for text in opening:
+            await self._send_text(text)
+        reader = asyncio.create_task(self._read(viewer, protocol), name="ws-reader")
+        writer = asyncio.create_task(self._write(viewer, protocol), name="ws-writer")
         for task in (reader, writer):
             task.add_done_callback(lambda t: _task_ended(viewer, t))
         try:
@@ -204,7 +197,7 @@ class ViewerConnection:
                 return farewell.code  # its close frame is out and the client is gone
             # Leave before closing: a viewer that does not read may never let the close
             # frame out, and it must stop counting (delivered, viewers, max_viewers) at once.
-            await self.svc.hub.leave(viewer)
+            await svc.hub.leave(viewer)
             with contextlib.suppress(Exception):
                 await self._close(farewell)
             # The reader goes on until the client's disconnect (its close reply, or the
@@ -238,51 +231,47 @@ class ViewerConnection:
         async with asyncio.timeout(FINAL_SEND_SECONDS):
             await self._send_close(farewell.code, farewell.reason)
 
-    async def _write(self, viewer: Viewer, last_seq: int) -> None:
-        """Send queued messages in order, skipping those the late-join data already covered."""
+    async def _write(self, viewer: Viewer, protocol: ViewerProtocol) -> None:
+        """Send queued messages in order, as the protocol says (it skips covered ones)."""
         send = self.send
+        outgoing = protocol.outgoing
         while True:
-            item = await viewer.next()
-            if item.seq is not None:
-                if item.seq <= last_seq:
-                    continue
-                last_seq = item.seq
-            # Inline rather than _send_text: one coroutine frame less per viewer per send.
-            await send({"type": "websocket.send", "text": item.text})
+            text = outgoing(await viewer.next())
+            if text is not None:
+                # Inline rather than _send_text: one coroutine frame less per viewer per send.
+                await send({"type": "websocket.send", "text": text})
 
-    async def _read(self, viewer: Viewer) -> None:
-        """Answer PING with PONG; ERROR for anything else; a binary frame ends with 1003.
+    async def _read(self, viewer: Viewer, protocol: ViewerProtocol) -> None:
+        """Feed what the client sends to the protocol; queue its replies, or end with its
+        farewell. Messages are counted against ``ws_messages_per_connection`` here.
 
-        A message over ``ws_messages_per_connection`` ends the connection with 4429
-        before it is answered. A message over ``websocket.max_message_bytes`` never
-        gets here: Hypercorn closes it 1009 as it arrives and tells us by a disconnect
-        with that code. Once the viewer has its farewell, frames are read and dropped
-        until the client's disconnect (its close frame, or the closing-handshake
-        deadline), which is when this returns.
+        Once the viewer has its farewell, frames are read and dropped until the client's
+        disconnect (its close frame, or the closing-handshake deadline), which is when
+        this returns.
         """
         limiter = self.svc.limiter
         connection = limiter.connection_id()
         while True:
             event = await self.receive()
             if event["type"] != "websocket.receive":  # websocket.disconnect
-                code = event.get("code")
-                if code in TRANSPORT_CLOSES:
-                    viewer.finish(Farewell(code, "closed by the transport"))
-                else:
-                    viewer.finish(CLIENT_GONE)
+                viewer.finish(protocol.disconnected(event.get("code")))
                 return
             if viewer.done.done():
                 continue
             text = event.get("text")
             if text is None:
-                viewer.finish(Farewell(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted"))
+                viewer.finish(protocol.receive_bytes())
+                continue
+            try:
+                await limiter.hit(MESSAGES_RULE, connection)
+                within_quota = True
+            except RateLimited:
+                within_quota = False
+            answer = protocol.receive_text(text, within_quota=within_quota)
+            if isinstance(answer, Farewell):
+                viewer.finish(answer)
             else:
-                try:
-                    await limiter.hit("ws_messages_per_connection", connection)
-                except RateLimited as exc:
-                    viewer.finish(Farewell(exc.close_code, "rate limit: messages per connection"))
-                else:
-                    _answer(viewer, text)
+                viewer.reply(answer)
 
 
 def _task_ended(viewer: Viewer, task: asyncio.Task[None]) -> None:
@@ -296,18 +285,3 @@ def _task_ended(viewer: Viewer, task: asyncio.Task[None]) -> None:
             extra={"event": "ws_task_failed", "error": type(error).__name__},
         )
     viewer.finish(Farewell(CLOSE_INTERNAL_ERROR, "internal error"))
-
-
-def _answer(viewer: Viewer, message: str) -> None:
-    try:
-        parsed = orjson.loads(message)
-    except orjson.JSONDecodeError:
-        viewer.reply(error_message("invalid_json", "messages must be JSON objects"))
-        return
-    kind = parsed.get("type") if isinstance(parsed, dict) else None
-    if kind == "PING":
-        viewer.reply(Outgoing(wire.pong()))
-    elif not isinstance(kind, str):
-        viewer.reply(error_message("invalid_message", 'messages need a string "type"'))
-    else:
-        viewer.reply(error_message("unknown_type", "the only client message is PING"))
