@@ -5,8 +5,9 @@
     python3 conformance/autobahn.py --full     # everything, 9/12/13 included (minutes)
 
 It installs `autobahntestsuite` (Python 2.7 only) into `.autobahn/lib` with pyenv's
-CPython 2.7 on first use, starts `gateway serve` with the test-only echo endpoint
-(`GATEWAY_TEST_ECHO=1`) on a free port, runs the suite, and gates on `index.json`:
+CPython 2.7 on first use, starts the gateway's stack with an echo endpoint
+(`python -m conformance.echo_server`, which wires `/__echo` in its own process; the
+shipped gateway has no such endpoint) on a free port, runs the suite, and gates on `index.json`:
 0 FAILED, and NON-STRICT only in the cases listed in ALLOWED_NON_STRICT (library
 behaviour, see the README's Conformance section). Exit 0 on pass, 1 on fail, 3 when
 no Python 2.7 is available.
@@ -44,7 +45,7 @@ ALLOWED_NON_STRICT = {
 }  # fmt: skip
 PASSING = {"OK", "INFORMATIONAL"}
 #: Sections 12 and 13 test permessage-deflate, which the gateway declines on purpose
-#: (gateway/server.py: DeclinedDeflate); the suite reports them UNIMPLEMENTED.
+#: (gateway/hypercorn_patches.py: DeclinedDeflate); the suite reports them UNIMPLEMENTED.
 DECLINED_SECTIONS = ("12.", "13.")
 LAUNCHER = (
     "import site, sys\n"
@@ -85,7 +86,7 @@ def free_port() -> int:
 
 
 def start_gateway(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """`gateway serve` with the echo switch, plain WS (TLS is not what Autobahn tests)."""
+    """The gateway with the echo endpoint, plain WS (TLS is not what Autobahn tests)."""
     port = free_port()
     config = workdir / "config.toml"
     config.write_text(
@@ -93,9 +94,10 @@ def start_gateway(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
         "[rate_limits]\nenabled = false\n"
         '[logging]\nlevel = "WARNING"\n'
     )
-    env = {**os.environ, "GATEWAY_TEST_ECHO": "1", "GATEWAY_JWT_SECRET": "autobahn-" + "x" * 40}
+    env = {**os.environ, "GATEWAY_JWT_SECRET": "autobahn-" + "x" * 40}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+        [sys.executable, "-m", "conformance.echo_server", "--config", str(config)],
+        cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=(workdir / "gateway.log").open("wb"),

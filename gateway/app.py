@@ -1,4 +1,11 @@
-"""``create_app(settings)``: the one place that wires the gateway together."""
+"""``create_app(settings)``: the one place that wires the gateway together.
+
+Everything a request needs is built here once and handed on: the services go on the
+app (:class:`~gateway.transport.state.GatewayApp`), where ``gateway serve`` and the
+handlers find them, and the viewer page is built and handed to its blueprint. A
+ready broker may be passed in (``broker=``), the way encode/broadcaster accepts a
+backend: tests and tools wire their own.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +13,25 @@ import logging
 import time
 import uuid
 
-from quart import Quart, Response, g, request
+from quart import Response, g, request
 from quart_cors import cors
 from quart_schema import APIKeySecurityScheme, Info, QuartSchema
 
 from . import __version__
 from .auth.apikeys import KeyRing
 from .auth.tokens import TokenService
-from .broker import create_broker
-from .config import JWTKey, Settings, active_test_switches, load_jwt_keys
+from .broker import Broker, create_broker
+from .config import JWTKey, Settings, load_jwt_keys
 from .errors import HTTP11Only
 from .hub import Hub
 from .logs import redact_path, route_words
 from .metrics import Metrics
 from .ratelimit import RateLimiter, storage_for
-from .transport import echo, problems
+from .transport import problems
 from .transport.http import api
 from .transport.openapi import GatewayOpenAPIProvider
-from .transport.pages import pages
-from .transport.state import EXTENSION, Services
+from .transport.pages import build_page, viewer_pages
+from .transport.state import GatewayApp, Services
 from .transport.ws import ViewerSockets
 
 #: The pages' Content-Security-Policy: nothing but this origin, no inline script.
@@ -35,21 +42,31 @@ PAGE_CSP = (
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
-def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -> Quart:
-    """Build the app for ``settings``; JWT keys default to those the settings name."""
+def create_app(
+    settings: Settings,
+    jwt_keys: tuple[JWTKey, ...] | None = None,
+    *,
+    broker: Broker | None = None,
+) -> GatewayApp:
+    """Build the app for ``settings``.
+
+    JWT keys default to those the settings name, the broker to the one ``broker.url``
+    names (the rate limits share its Redis, if it is one).
+    """
     keys = jwt_keys if jwt_keys is not None else load_jwt_keys(settings)
     timeout = settings.broker.timeout_seconds
     broker_url = settings.broker.connect_url()
-    broker = create_broker(broker_url, timeout_seconds=timeout)
+    if broker is None:
+        broker = create_broker(broker_url, timeout_seconds=timeout)
     hub = Hub(settings, broker)
     limiter = RateLimiter(settings.rate_limits, storage_for(broker_url, timeout), timeout=timeout)
     metrics = Metrics(hub, limiter)
 
-    app = Quart("gateway", static_folder=None)
+    app = GatewayApp("gateway", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.payload.max_body_bytes
     app.config["BODY_TIMEOUT"] = 30
     app.config["RESPONSE_TIMEOUT"] = 30
-    app.extensions[EXTENSION] = services = Services(
+    app.services = services = Services(
         settings=settings,
         hub=hub,
         tokens=TokenService.from_settings(settings, keys),
@@ -69,15 +86,13 @@ def create_app(settings: Settings, jwt_keys: tuple[JWTKey, ...] | None = None) -
         openapi_provider_class=GatewayOpenAPIProvider,
     )
     app.register_blueprint(api)
-    if echo.SWITCH in active_test_switches():
-        app.register_blueprint(echo.echo_ws)
-    app.register_blueprint(pages)
+    app.register_blueprint(viewer_pages(build_page(settings)))
     problems.register(app)
     # Viewer sockets are plain ASGI in front of Quart (transport/ws.py: the hot path).
     app.asgi_app = ViewerSockets(app.asgi_app, services)  # type: ignore[method-assign,assignment]
     if settings.cors.allowed_origins:
         # The viewer socket is not a Quart route (transport/ws.py): its Origin rule is
-        # SPEC §4's.
+        # docs/protocol.md §4's.
         cors(
             app,
             allow_origin=list(settings.cors.allowed_origins),

@@ -35,10 +35,6 @@ Scope = Literal["sessions:create", "payments:publish", "stats:read"]
 #: The kid of the single key from ``auth.jwt_secret_env``/``_file``.
 DEFAULT_KID = "default"
 
-#: Environment variables that switch on test-only behaviour; never config keys (§7).
-TEST_SWITCHES: tuple[str, ...] = ("GATEWAY_TEST_ECHO",)
-
-
 class ConfigError(Exception):
     """Raised when the configuration cannot be used; the message names the key."""
 
@@ -435,7 +431,3 @@ def load_jwt_keys(settings: Settings) -> tuple[JWTKey, ...]:
     # Rotation later lists this key as `[[auth.jwt_keys]] kid = "default"`.
     return (JWTKey(kid=DEFAULT_KID, secret=secret),)
 
-
-def active_test_switches() -> list[str]:
-    """Test-only switches set in the environment (a value other than "" or "0")."""
-    return [name for name in TEST_SWITCHES if os.environ.get(name, "") not in ("", "0")]

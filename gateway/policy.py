@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .config import SCOPES, Settings, active_test_switches, is_loopback
+from .config import SCOPES, Settings, is_loopback
 
 SAFE_ALGORITHMS = frozenset({"HS256", "HS384", "HS512", "ES256", "EdDSA"})
 
@@ -63,6 +63,4 @@ def review(settings: Settings) -> Findings:
         urlsplit(settings.broker.url).hostname or ""
     ):
         warn("broker.url uses redis:// to another host: rediss:// encrypts the connection")
-    for switch in active_test_switches():
-        danger(f"test switch {switch} is set in the environment")
     return found

@@ -20,15 +20,13 @@ from typing import Any
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart
 
-from .config import Settings, active_test_switches
+from .config import Settings
 from .hypercorn_patches import DEFAULT_CLOSE_TIMEOUT_SECONDS, patch_hypercorn
 from .logs import is_peer_error, loop_exception_handler
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
-from .transport import echo
-from .transport.state import EXTENSION, Services
+from .transport.state import GatewayApp
 
 log = logging.getLogger("gateway.server")
 
@@ -90,13 +88,9 @@ def hypercorn_config(settings: Settings) -> GatewayConfig:
     # of the 1009 at once, and the closing handshake is bounded).
     config.websocket_max_message_size = ws.max_message_bytes
     config.websocket_close_timeout = ws.close_timeout_seconds
-    if echo.SWITCH in active_test_switches():
-        config.websocket_max_message_size = echo.MAX_MESSAGE_BYTES
     config.websocket_ping_interval = ws.ping_interval_seconds
     # Any bytes from the client (a pong too) reset the read timeout: SPEC §4's idle rule.
     config.read_timeout = int(ws.idle_timeout_seconds) or 1
-    if echo.SWITCH in active_test_switches():
-        config.websocket_ping_interval = None  # see transport/echo.py
     config.graceful_timeout = GRACEFUL_SECONDS
     # Mozilla/sslyze: a handshake that has not finished in 10 s is dropped (default 60).
     config.ssl_handshake_timeout = 10
@@ -125,11 +119,17 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
-async def serve(app: Quart, settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT, then drain and return."""
+async def serve(
+    app: GatewayApp, settings: Settings, *, config: GatewayConfig | None = None
+) -> None:
+    """Run ``app`` until SIGTERM/SIGINT, then drain and return.
+
+    ``config`` replaces :func:`hypercorn_config`'s (the conformance launcher serves the
+    same stack with the limits its suite needs).
+    """
     patch_hypercorn()
     tune_gc()
-    services: Services = app.extensions[EXTENSION]
+    services = app.services
     hub = services.hub
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -144,7 +144,7 @@ async def serve(app: Quart, settings: Settings) -> None:
         await hub.wait_empty(DRAIN_SECONDS)
         log.info("drained", extra={"event": "drain_done", "viewers_left": hub.connections})
 
-    config = hypercorn_config(settings)
+    config = config or hypercorn_config(settings)
     scheme = "https" if settings.tls.enabled else "http"
     log.info(
         "listening",

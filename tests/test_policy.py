@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway import config
-from gateway.config import Settings, parse_settings
+from gateway.app import create_app
+from gateway.config import JWTKey, Settings, parse_settings
 from gateway.policy import Findings, review
 
 TLS = {"certfile": "certs/dev-cert.pem", "keyfile": "certs/dev-key.pem"}
@@ -134,13 +134,13 @@ def test_an_http_public_url_on_loopback_is_not_dangerous(public_url: str) -> Non
     assert findings(server={"public_url": public_url}).dangers == []
 
 
-def test_a_test_switch_in_the_environment_is_dangerous(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A set test-only switch is a danger naming the variable; an unset one is not."""
-    monkeypatch.setattr(config, "TEST_SWITCHES", ("GATEWAY_TEST_ECHO",))
-    monkeypatch.delenv("GATEWAY_TEST_ECHO", raising=False)
-    assert findings().dangers == []
+def test_no_environment_variable_adds_a_test_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped app has no test-only switch: the conformance echo endpoint is wired by
+    its own launcher (conformance/echo_server.py), so the old switch changes nothing."""
     monkeypatch.setenv("GATEWAY_TEST_ECHO", "1")
-    only_danger(findings(), "GATEWAY_TEST_ECHO")
+    app = create_app(Settings(), (JWTKey(kid="default", secret=b"s" * 40),))
+    assert not [rule for rule in app.url_map.iter_rules() if "echo" in rule.rule]
+    assert findings().dangers == []
 
 
 def test_every_danger_is_reported_at_once() -> None:

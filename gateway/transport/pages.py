@@ -28,14 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from quart import Blueprint, Response, current_app, send_from_directory
-from quart.blueprints import BlueprintSetupState
+from quart import Blueprint, Response, send_from_directory
 from quart_schema import hide
 
 from ..config import Settings
 from ..errors import NotFound
-from .state import EXTENSION as SERVICES
-from .state import Services
 
 #: Where ``cd web && npm run build`` writes the page (vite.config.ts ``build.outDir``).
 WEB_DIST = Path(__file__).resolve().parent.parent / "web_dist"
@@ -52,9 +49,7 @@ CLOSE_AFTER = {"Connection": "close"}
 ASSET_CACHE = "public, max-age=31536000, immutable"
 #: Types the platform's ``mimetypes`` may not know (Python < 3.13 has no .webmanifest).
 ASSET_TYPES = {".webmanifest": "application/manifest+json"}
-EXTENSION = "gateway.viewer_page"
 
-pages = Blueprint("pages", __name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,49 +103,43 @@ def build_page(settings: Settings, dist: Path = WEB_DIST) -> ViewerPage:
     return ViewerPage(html=text.encode(), csp=viewer_csp(settings), assets=assets)
 
 
-@pages.record_once
-def _build(state: BlueprintSetupState) -> None:
-    # create_app registers the services before the blueprints.
-    svc: Services = state.app.extensions[SERVICES]
-    state.app.extensions[EXTENSION] = build_page(svc.settings)
+def viewer_pages(page: ViewerPage) -> Blueprint:
+    """The viewer page and its assets, serving ``page`` (:func:`build_page`)."""
+    pages = Blueprint("pages", __name__)
 
+    @pages.get("/qr/", defaults={"token": ""}, strict_slashes=False)  # "/qr" too: no redirect
+    @pages.get("/qr/<path:token>")
+    @hide  # a page, not part of the API's OpenAPI document
+    async def viewer_page(token: str) -> Response:
+        """The same HTML for every token; whether it is valid the page learns over the
+        socket. ``/qr/``, without a token, is the installed app's ``start_url``: the page
+        then asks for a payment link instead of connecting."""
+        del token  # read by the page from location.pathname, never echoed
+        response = Response(page.html, content_type="text/html; charset=utf-8")
+        response.headers["Content-Security-Policy"] = page.csp
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers.update(CLOSE_AFTER)
+        return response
 
-@pages.get("/qr/", defaults={"token": ""}, strict_slashes=False)  # "/qr" too: no redirect
-@pages.get("/qr/<path:token>")
-@hide  # a page, not part of the API's OpenAPI document
-async def viewer_page(token: str) -> Response:
-    """The same HTML for every token; whether it is valid the page learns over the socket.
+    @pages.get(f"/{ASSETS}/<path:filename>")
+    @hide
+    async def viewer_asset(filename: str) -> Response:
+        """A hashed script, stylesheet, manifest or icon of the page (404 for anything else).
 
-    ``/qr/``, without a token, is the installed app's ``start_url``: the page then asks
-    for a payment link instead of connecting.
-    """
-    del token  # read by the page from location.pathname, never echoed
-    page: ViewerPage = current_app.extensions[EXTENSION]
-    response = Response(page.html, content_type="text/html; charset=utf-8")
-    response.headers["Content-Security-Policy"] = page.csp
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers.update(CLOSE_AFTER)
-    return response
+        The name is looked up among the build's files before the file system is asked:
+        a name of 300 characters, a token, or a path through ``..`` is simply not one.
+        """
+        if filename not in page.assets:
+            raise NotFound("no such asset")
+        response = await send_from_directory(WEB_DIST / ASSETS, filename)
+        content_type = ASSET_TYPES.get(Path(filename).suffix)
+        if content_type is not None:
+            response.content_type = content_type
+        response.headers["Cache-Control"] = ASSET_CACHE
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.update(CLOSE_AFTER)
+        return response
 
-
-@pages.get(f"/{ASSETS}/<path:filename>")
-@hide
-async def viewer_asset(filename: str) -> Response:
-    """A hashed script, stylesheet, manifest or icon of the page (404 for anything else).
-
-    The name is looked up among the build's files before the file system is asked:
-    a name of 300 characters, a token, or a path through ``..`` is simply not one.
-    """
-    page: ViewerPage = current_app.extensions[EXTENSION]
-    if filename not in page.assets:
-        raise NotFound("no such asset")
-    response = await send_from_directory(WEB_DIST / ASSETS, filename)
-    content_type = ASSET_TYPES.get(Path(filename).suffix)
-    if content_type is not None:
-        response.content_type = content_type
-    response.headers["Cache-Control"] = ASSET_CACHE
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers.update(CLOSE_AFTER)
-    return response
+    return pages
