@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import tomli_w
 
 from gateway import emvco
 from gateway.auth.apikeys import hash_key
@@ -55,29 +56,20 @@ def free_port() -> int:
         return port
 
 
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    raise TypeError(value)
-
-
 def render_toml(config: dict[str, Any]) -> str:
-    lines: list[str] = []
-    for section, values in config.items():
+    """TOML for ``config``; a dotted key ("auth.api_keys") names a nested table, and a
+    None value is left out (as an absent key)."""
+    nested: dict[str, Any] = {}
+    for name, values in config.items():
+        *parents, last = name.split(".")
+        table = nested
+        for parent in parents:
+            table = table.setdefault(parent, {})
         if isinstance(values, list):
-            for entry in values:
-                lines.append(f"[[{section}]]")
-                lines += [f"{k} = {toml_value(v)}" for k, v in entry.items() if v is not None]
-            continue
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
-    return "\n".join(lines) + "\n"
+            table[last] = [{k: v for k, v in entry.items() if v is not None} for entry in values]
+        else:
+            table.setdefault(last, {}).update(values)
+    return tomli_w.dumps(nested)
 
 
 def sample_qr(amount: int = 300000) -> str:
