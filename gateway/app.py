@@ -118,7 +118,7 @@ def create_app(
 
     access = logging.getLogger("gateway.access")
     # Metric labels and logged paths come from bounded sets whatever clients send
-    # (SPEC §11.5): methods outside these, and paths that match no route, get one value.
+    # (docs/security.md §5.1): methods outside these, and paths that match no route, get one value.
     served_methods = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
     path_words: frozenset[str] = frozenset()
 
@@ -137,7 +137,7 @@ def create_app(
 
     @app.after_request
     async def _access_log(response: Response) -> Response:
-        # Only route words of the path are logged, never the query string (SPEC §9).
+        # Only route words of the path are logged, never the query string (docs/security.md §5.2).
         response.headers["X-Request-ID"] = g.request_id
         duration = time.perf_counter() - g.started
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"

@@ -1,4 +1,4 @@
-"""The ``gateway`` command: serve | keys new | certs dev | check-config (SPEC §8)."""
+"""The ``gateway`` command: serve | keys new | certs dev | check-config (docs/security.md §3.9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The gateway's settings: one TOML file, validated once, loudly (SPEC §7).
+"""The gateway's settings: one TOML file, validated once, loudly (docs/security.md §4).
 
 Every section is a frozen pydantic model that forbids unknown keys, so a typo in an
 operator's file stops start-up with a message naming the dotted key. Secrets never
@@ -28,12 +28,13 @@ from pydantic import (
 DEFAULT_CONFIG_PATH = Path("config.toml")
 MIN_SECRET_BYTES = 32
 
-#: Scopes an API key may hold (SPEC §2).
+#: Scopes an API key may hold (docs/protocol.md §2).
 SCOPES = ("sessions:create", "payments:publish", "stats:read")
 Scope = Literal["sessions:create", "payments:publish", "stats:read"]
 
 #: The kid of the single key from ``auth.jwt_secret_env``/``_file``.
 DEFAULT_KID = "default"
+
 
 class ConfigError(Exception):
     """Raised when the configuration cannot be used; the message names the key."""
@@ -217,7 +218,7 @@ class WebSocketSettings(Section):
     ping_interval_seconds: float = Field(default=20, gt=0)
     idle_timeout_seconds: float = Field(default=60, gt=0)
     #: After the gateway's close frame, how long the client has to answer with its own
-    #: before the TCP connection is closed (RFC 6455 §7.1.1; SPEC §11.4: 5 s at most).
+    #: before the TCP connection is closed (RFC 6455 §7.1.1; docs/protocol.md §4.6: 5 s at most).
     close_timeout_seconds: float = Field(default=5, gt=0, le=5)
 
     @model_validator(mode="after")
@@ -430,4 +431,3 @@ def load_jwt_keys(settings: Settings) -> tuple[JWTKey, ...]:
         raise ConfigError("auth: no JWT secret configured (auth.jwt_secret_env or _file)")
     # Rotation later lists this key as `[[auth.jwt_keys]] kid = "default"`.
     return (JWTKey(kid=DEFAULT_KID, secret=secret),)
-

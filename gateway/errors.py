@@ -204,7 +204,7 @@ class OutcomeUnknown(BrokerUnavailable):
     """Raised when a publish's answer from the broker did not come in time.
 
     The broker may have run it: the outcome is settled in the background, and a retry
-    with the same ``Idempotency-Key`` and body replays it if it ran (SPEC §11.6).
+    with the same ``Idempotency-Key`` and body replays it if it ran (docs/protocol.md §10).
     """
 
     title, slug = "Publish outcome unknown", "outcome-unknown"

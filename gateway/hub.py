@@ -80,7 +80,7 @@ class Viewer:
     ``websocket.send_queue_size``: beyond, the viewer cannot keep up and is closed
     4408. Replies to the viewer's own messages (``reply``: PONG, ERROR) are bounded by
     its message quota instead, so a viewer that reads what it is sent but sends a
-    burst of PINGs within its quota is never taken for a slow consumer (SPEC §11.4).
+    burst of PINGs within its quota is never taken for a slow consumer (docs/protocol.md §4.7).
     """
 
     __slots__ = (

@@ -1,4 +1,4 @@
-"""Structured logs: one JSON object per line on stderr (SPEC §7, §9).
+"""Structured logs: one JSON object per line on stderr (docs/security.md §3.7).
 
 Records carry an ``event`` name and fields passed in ``extra``. Secrets never reach a
 record in the first place: handlers log ids and hashes, not tokens, keys, query
@@ -42,7 +42,7 @@ def redact_path(path: str, words: frozenset[str]) -> str:
     A token may sit in any segment of a path spelled in ways no route matches
     (``/QR/<t>``, ``/qr//<t>``, ``/api/Session/<t>``, ``/qr/../qr/<t>``,
     ``/qr-assets/<t>``), and in pieces (``/qr/<t1>/<t2>``): an allow-list of the words
-    routes are made of is the rule that holds for all of them (SPEC §11.5). Empty and
+    routes are made of is the rule that holds for all of them (docs/security.md §5.2). Empty and
     dot segments are kept, so the shape of the path shows. The query string is dropped.
     """
     segments = path.split("?", 1)[0].split("/")

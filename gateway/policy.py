@@ -1,4 +1,4 @@
-"""What ``gateway check-config`` calls dangerous or weak (SPEC §8)."""
+"""What ``gateway check-config`` calls dangerous or weak (docs/security.md §3.9)."""
 
 from __future__ import annotations
 

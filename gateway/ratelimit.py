@@ -1,4 +1,4 @@
-"""Rate limits of SPEC §6, a thin layer over ``limits.aio``.
+"""Rate limits (docs/protocol.md §6), a thin layer over ``limits.aio``.
 
 Strategy: sliding-window counter for the HTTP and connect rules, moving window for
 messages per connection. The shared rules see the most traffic and their quotas are

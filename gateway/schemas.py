@@ -1,4 +1,4 @@
-"""Wire models: the payment payload of SPEC §3 and the request/response bodies of §2.
+"""Wire models: the payment payload (docs/protocol.md §3) and the request and response bodies (§2).
 
 Validation is strict (no coercion: ``"1000"``, ``1000.0`` and ``true`` are not
 amounts) and limits come from the ``payload`` settings passed as validation context,
@@ -39,7 +39,7 @@ ISO_TIME = re.compile(
     r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?"
 )
 ORDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-#: Unicode categories refused in text fields (SPEC §3): controls, format characters
+#: Unicode categories refused in text fields (docs/protocol.md §3.1): controls, format characters
 #: (bidi overrides, zero-width), surrogates, private use, unassigned.
 FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 KNOWN_FIELDS = frozenset(
@@ -87,7 +87,7 @@ def check_png_data_uri(value: str, max_bytes: int) -> None:
 
 
 class PaymentData(BaseModel):
-    """The payment shown to the customer (SPEC §3). Unknown fields: see ``allow_extra_fields``."""
+    """The payment shown to the customer (docs/protocol.md §3); see ``allow_extra_fields``."""
 
     model_config = ConfigDict(strict=True, extra="allow", frozen=True)
 
@@ -242,7 +242,7 @@ def has_forbidden_character(text: str) -> bool:
 
 
 def extra_field_errors(extras: dict[str, Any], info: ValidationInfo | None) -> list[Any]:
-    """Line errors for fields outside SPEC §3 under the ``allow_extra_fields`` policy.
+    """Line errors for fields outside docs/protocol.md §3 under the ``allow_extra_fields`` policy.
 
     A kept field is broadcast as it came, so its name and value follow the character
     rules of ``merchant`` (no controls, format characters, surrogates, private use or
@@ -308,7 +308,7 @@ class TokenRequest(Strict):
 
 class PaymentRequest(Strict):
     # No length rule here: a token of any length or content is a credential that
-    # fails verification (401), never a schema violation (SPEC §11.1).
+    # fails verification (401), never a schema violation (docs/protocol.md §8).
     token: str = Field(description="the session token from /api/token/generate")
     data: PaymentData
 
@@ -351,7 +351,7 @@ class StatsResponse(Strict):
 
 
 class Payee(Strict):
-    """Who an EMVCo ``qrCode`` pays, read by the gateway from the code itself (SPEC §11.3)."""
+    """Who an EMVCo ``qrCode`` pays, read from the code itself (docs/protocol.md §3.5)."""
 
     provider: Literal["VIETQR", "VNPAY", "MOMO", "ZALOPAY", "EMVCO"] = Field(
         description="the scheme (NAPAS VietQR, VNPay-QR), or the wallet whose bank account "

@@ -4,7 +4,7 @@ Hypercorn's own shutdown waits for open WebSockets (and on Python 3.12+ ignores
 ``graceful_timeout`` for them, hypercorn#308), so the gateway owns the shutdown
 trigger: on SIGTERM it refuses new viewers, closes every viewer with 1001, waits for
 them to leave, and only then lets Hypercorn stop accepting and finish in-flight
-requests (SPEC §9: exit 0 within 10 s).
+requests (docs/security.md §3.9: exit 0 within 10 s).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ INTERMEDIATE_CIPHERS = ":".join(
 )
 DRAIN_SECONDS = 4.0
 GRACEFUL_SECONDS = 4.0
-#: From SIGTERM to return, whatever the peers do (SPEC §9: exit 0 within 10 s).
+#: From SIGTERM to return, whatever the peers do (docs/security.md §3.9: exit 0 within 10 s).
 SHUTDOWN_DEADLINE_SECONDS = 9.0
 #: Allocations (net) between young-generation collections; CPython's default is 700.
 GC_YOUNG_THRESHOLD = 20_000
@@ -89,7 +89,8 @@ def hypercorn_config(settings: Settings) -> GatewayConfig:
     config.websocket_max_message_size = ws.max_message_bytes
     config.websocket_close_timeout = ws.close_timeout_seconds
     config.websocket_ping_interval = ws.ping_interval_seconds
-    # Any bytes from the client (a pong too) reset the read timeout: SPEC §4's idle rule.
+    # Any bytes from the client (a pong too) reset the read timeout: the idle rule of
+    # docs/protocol.md §4.5.
     config.read_timeout = int(ws.idle_timeout_seconds) or 1
     config.graceful_timeout = GRACEFUL_SECONDS
     # Mozilla/sslyze: a handshake that has not finished in 10 s is dropped (default 60).
@@ -182,7 +183,7 @@ async def serve(
     signalled.cancel()
     try:
         # A peer that never answers the TLS close (browsers keep idle keep-alive
-        # connections) would hold asyncio's SSL shutdown for 30 s; SPEC §9 wants an
+        # connections) would hold asyncio's SSL shutdown for 30 s; the drain wants an
         # exit within 10 s of SIGTERM, so whatever is left then is cut off.
         results = await asyncio.wait_for(asyncio.shield(running), SHUTDOWN_DEADLINE_SECONDS)
     except TimeoutError:

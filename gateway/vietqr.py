@@ -135,7 +135,7 @@ def mask(account: str | None) -> str | None:
 
 
 def payee(qr: PaymentQR) -> dict[str, Any]:
-    """The ``payee`` of PAYMENT_DATA for an EMVCo ``qrCode`` (SPEC §11.3)."""
+    """The ``payee`` of PAYMENT_DATA for an EMVCo ``qrCode`` (docs/protocol.md §3.5)."""
     return {
         "provider": qr.provider,
         "bankBin": qr.bank_bin,

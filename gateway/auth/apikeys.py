@@ -1,4 +1,4 @@
-"""API keys: presented in ``X-API-Key``, stored only as SHA-256 hashes (SPEC §2, §7, §9).
+"""API keys: presented in ``X-API-Key``, stored only as SHA-256 hashes (docs/security.md §3.1).
 
 A presented key is hashed and compared with every configured hash in constant time,
 with no early exit, so response timing says nothing about which prefix matched.

@@ -1,4 +1,4 @@
-"""Session tokens: short JWTs that grant read access to one session (SPEC §2).
+"""Session tokens: short JWTs that grant read access to one session (docs/protocol.md §8).
 
 Verification follows one order so every failure has one answer: signature (an allowed
 ``alg`` and a known ``kid``), then ``typ``, ``aud``, ``iss`` and the required claims,
@@ -27,7 +27,7 @@ MAX_TOKEN_CHARS = 4096
 #: JWS compact serialization (RFC 7515 §7.1): three base64url parts. Anything else is
 #: malformed before a byte of it is decoded (a lone surrogate cannot even be encoded).
 COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-#: Header members that must be strings encodable as UTF-8, without NUL (SPEC §11.1).
+#: Header members that must be strings encodable as UTF-8, without NUL (docs/protocol.md §8).
 STRING_HEADERS = ("alg", "typ", "kid")
 #: NumericDate claims (RFC 7519 §2): JSON integers, never strings, floats or booleans.
 TIME_CLAIMS = ("iat", "exp", "nbf")

@@ -57,7 +57,7 @@ class IdempotencyClaim:
 
     The broker checks and records it in the same step as the publish, so two requests
     with one key never both broadcast, whether they race, retry after a 503, or land
-    on different instances (SPEC §2, §11.6).
+    on different instances (docs/protocol.md §10).
     """
 
     scope: str

@@ -1,4 +1,4 @@
-"""The HTTP API of SPEC §2: sessions, publishing, session info, stats and health."""
+"""The HTTP API (docs/protocol.md §2): sessions, publishing, session info, stats and health."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def parse_json(raw: bytes) -> Any:
     Strict UTF-8 (no byte order mark, no encoded surrogates), no ``NaN``/``Infinity``,
     no number that overflows a double, and no object naming a member twice: which of
     two values would count is ambiguous, and two parsers may choose differently
-    (SPEC §11.2). A lone surrogate *escape* (``"\\ud800"``) is JSON grammar and parses;
+    (docs/protocol.md §9). A lone surrogate *escape* (``"\\ud800"``) is JSON grammar and parses;
     the character rules of the field that holds it refuse it (422).
     """
     if raw.startswith(UTF8_BOM):

@@ -1,7 +1,7 @@
 """The OpenAPI document: quart-schema's, completed with what the models cannot say.
 
 quart-schema documents the success bodies from the pydantic models. This adds the
-error responses of SPEC §2 as ``application/problem+json`` (the media type the
+error responses (docs/protocol.md §7) as ``application/problem+json`` (the media type the
 gateway really sends), the ``ApiKey`` security requirement of each key-protected
 route, the Prometheus text body of ``/metrics``, and the payload viewers receive over
 the WebSocket (``x-websocket-messages``: OpenAPI has no WebSocket operations), so that

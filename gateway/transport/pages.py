@@ -1,4 +1,4 @@
-"""The viewer page of SPEC §2: ``GET /qr/<token>`` and its static assets.
+"""The viewer page (docs/protocol.md §2.8): ``GET /qr/<token>`` and its static assets.
 
 The page is the React app of ``web/``, built into ``gateway/web_dist`` and shipped in
 the package, so the gateway serves it with Python alone. The HTML is the same for
@@ -43,13 +43,13 @@ WS_URL_META = '<meta name="gateway-ws-url" content="" />'
 IDLE_TIMEOUT_META = '<meta name="gateway-idle-timeout" content="" />'
 #: The page loads three files once and then lives on its WebSocket. An idle keep-alive
 #: TLS connection left behind by a browser holds up SIGTERM by asyncio's 30 s TLS
-#: shutdown timeout (the browser never answers close_notify), past SPEC §9's 10 s.
+#: shutdown timeout (the browser never answers close_notify), past the 10 s drain
+#: (docs/security.md §3.9).
 CLOSE_AFTER = {"Connection": "close"}
 #: Content-hashed names: a new build gets new names, so a year is safe.
 ASSET_CACHE = "public, max-age=31536000, immutable"
 #: Types the platform's ``mimetypes`` may not know (Python < 3.13 has no .webmanifest).
 ASSET_TYPES = {".webmanifest": "application/manifest+json"}
-
 
 
 @dataclass(frozen=True, slots=True)

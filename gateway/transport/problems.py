@@ -1,4 +1,4 @@
-"""RFC 9457 problem details: the one rendering of every HTTP error (SPEC §2)."""
+"""RFC 9457 problem details: the one rendering of every HTTP error (docs/protocol.md §7)."""
 
 from __future__ import annotations
 
