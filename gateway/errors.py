@@ -11,14 +11,18 @@
     ├── Forbidden                     403
     ├── SessionFull                   403 / 4403
     ├── SessionNotFound               404 / 4404
+    ├── NotFound                      404
+    ├── MethodNotAllowed              405
+    ├── RequestTimeout                408 (the body did not arrive in time)
     ├── IdempotencyConflict           409
     ├── SessionExpired                410 / 4410
     ├── PayloadTooLarge               413 / 1009
     ├── UnsupportedMediaType          415
     ├── ValidationFailed              422 (with ``errors``)
     ├── RateLimited                   429 / 4429
-    └── BrokerUnavailable             503 / 1013 (try again later)
-        └── OutcomeUnknown            503
+    ├── BrokerUnavailable             503 / 1013 (try again later)
+    │   └── OutcomeUnknown            503
+    └── ShuttingDown                  503 / 1001
 
 Transport renders them as RFC 9457 problem details or as a WebSocket close; nothing
 else in the code decides a status.
@@ -129,6 +133,12 @@ class MethodNotAllowed(GatewayError):
     """Raised for a known path with the wrong method."""
 
     status, title, slug = 405, "Method Not Allowed", "method-not-allowed"
+
+
+class RequestTimeout(GatewayError):
+    """Raised when a request body does not arrive within the body timeout."""
+
+    status, title, slug = 408, "Request Timeout", "request-timeout"
 
 
 class IdempotencyConflict(GatewayError):

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from http import HTTPStatus
 from typing import Any
 
 import h11
@@ -74,9 +76,31 @@ class HTTP11Only(H11Protocol):
         return None
 
     async def _send_error_response(self, status_code: int) -> None:
-        # h11's hint for a request it cannot parse is 501 for a transfer coding it does
-        # not know (RFC 9112 §6.1 suggests it); a client's bytes get a 4xx here.
-        await super()._send_error_response(400 if status_code >= 500 else status_code)
+        """A request h11 cannot parse, answered as a problem document and closed.
+
+        h11's hint is 501 for a transfer coding it does not know (RFC 9112 §6.1
+        suggests it): a client's bytes get a 4xx here, never a 5xx. Hypercorn's own
+        answer has no body; every error of the gateway is RFC 9457 problem details.
+        """
+        status = 400 if status_code >= 500 else status_code
+        title = HTTPStatus(status).phrase
+        body = json.dumps(
+            {
+                "type": f"https://gateway.invalid/problems/http-{status}",
+                "title": title,
+                "status": status,
+                "detail": "the request could not be parsed as HTTP/1.1",
+            }
+        ).encode()
+        headers = [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+            *self.config.response_headers("h11"),
+        ]
+        await self._send_h11_event(h11.Response(status_code=status, headers=headers))
+        await self._send_h11_event(h11.Data(data=body))
+        await self._send_h11_event(h11.EndOfMessage())
 
 
 class BoundedCloseWSStream(WSStream):

@@ -343,3 +343,31 @@ async def test_a_ping_burst_within_the_quota_is_answered_not_closed_4408(
             assert code == 4429
         finally:
             raw.close()
+
+
+UNPARSEABLE = {
+    "unknown transfer coding": (
+        b"POST /api/payment HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+        400,
+    ),
+    "garbage request line": (b"GARBAGE\r\n\r\n", 400),
+    "a header without a colon": (b"GET /health HTTP/1.1\r\nHost x\r\n\r\n", 400),
+    "a request head over 16 KiB": (
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 17000,
+        431,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNPARSEABLE))
+async def test_a_request_the_http_layer_cannot_parse_gets_a_4xx_problem(
+    gateway: Gateway, case: str
+) -> None:
+    """What h11 cannot parse is answered by the HTTP layer as a problem document, 4xx only
+    (an unknown transfer coding would be 501 by RFC 9112; client input never gets a 5xx)."""
+    data, status = UNPARSEABLE[case]
+    answer = await asyncio.to_thread(exchange, gateway, data, tls=True)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d" % status), head
+    assert b"content-type: application/problem+json" in head.lower()
+    assert json.loads(body)["status"] == status

@@ -15,6 +15,7 @@ from ..errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
 )
 
 log = logging.getLogger("gateway.http")
@@ -41,6 +42,7 @@ def _from_http_exception(exc: HTTPException) -> GatewayError:
         400: BadRequest,
         404: NotFound,
         405: MethodNotAllowed,
+        408: RequestTimeout,
         413: PayloadTooLarge,
     }
     cls = mapped.get(code)
