@@ -11,6 +11,7 @@ the nested templates it interprets:
   account, ``QRIBFTTC`` to a card). ``A000000775`` is VNPay-QR: sub-tag ``01`` is the
   merchant id. The first template with a known GUID names the provider; a payload
   with none is plain ``EMVCO``.
+- A VietQR template must name its beneficiary: a 6-digit BIN and an account.
 - MoMo's and ZaloPay's "QR đa năng" are VietQR codes to a wallet's account at BVBank
   (BIN 970454): the account number shows which wallet (``99MM…`` MoMo, ``99ZP…``
   ZaloPay), so the provider says the wallet rather than the bank.
@@ -26,6 +27,7 @@ shown to a customer as payable. The extension applies the same rules in TypeScri
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -48,6 +50,7 @@ WALLETS: dict[tuple[str, str], Provider] = {
     ("970454", "99ZP"): "ZALOPAY",
 }
 MASK = "••••"
+BIN = re.compile(r"[0-9]{6}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,11 @@ def describe(payload: str) -> PaymentQR:
         if guid == NAPAS_GUID:
             beneficiary = parse_template(template.get("01", ""), f"{tag}.01")
             bank_bin, account = beneficiary.get("00"), beneficiary.get("01")
+            if not (bank_bin and BIN.fullmatch(bank_bin) and account):
+                # Nobody can pay it: a customer's app would refuse it, so must we.
+                raise EMVError(
+                    f"EMVCo template {tag}: a VietQR code names a 6-digit BIN and an account"
+                )
             provider = "VIETQR"
             for (wallet_bin, prefix), wallet in WALLETS.items():
                 if bank_bin == wallet_bin and (account or "").upper().startswith(prefix):

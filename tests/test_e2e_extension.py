@@ -21,6 +21,13 @@ Two things differ from a user's browser, both only here:
   ``ignore_https_errors``; Chromium gets ``--ignore-certificate-errors-spki-list``
   with the hash of the test certificate's key only, so every other certificate is
   still checked (one test relies on that to see a TLS error reported).
+
+The generic capture's tests (``test_e2e_capture.py``) reuse this harness: other shops'
+addresses are routed to ``extension/test/fixtures/capture/``, the action is clicked
+through the DevTools protocol (``Extensions.triggerAction``, which needs
+``--enable-unsafe-extension-debugging``: Chrome then opens the real popup and grants
+``activeTab``, as for a user's click), and a site is allowed the way a user allows it
+in Chrome's own extension settings (``chrome://extensions``, "Site access").
 """
 
 from __future__ import annotations
@@ -73,6 +80,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 MOMO_PAY = "https://payment.momo.vn/v2/gateway/pay"
+#: Shops without an adapter, served from extension/test/fixtures/capture/.
+SHOP_HOSTS = ("shop.example", "pos.example")
 #: Long enough for any step of a healthy gateway and browser, short enough to fail fast.
 STEP_S = 15.0
 ORDERS = {
@@ -198,6 +207,7 @@ class Browser:
     ext_id: str
     worker: Any
     sockets: ExitStack = field(default_factory=ExitStack)
+    _cdp: Any = None
 
     @property
     def origin(self) -> str:
@@ -240,6 +250,85 @@ class Browser:
             lambda: self.state_of(order_id), f"{order_id} to be live", timeout
         )
         return state
+
+    def cdp(self) -> Any:
+        """A DevTools session on the browser (for ``Extensions.*`` and tab targets)."""
+        if self._cdp is None:
+            self._cdp = self.context.browser.new_browser_cdp_session()
+        return self._cdp
+
+    def shop(self, path: str, host: str = "shop.example") -> Any:
+        """A tab on a shop's page (``path`` relative to the capture fixtures)."""
+        page = self.context.new_page()
+        page.goto(f"https://{host}/{path}")
+        return page
+
+    def click_action(self, page: Any) -> None:
+        """The user clicks the extension's icon on ``page``'s tab: the popup opens, activeTab."""
+        page.bring_to_front()
+        tabs = self.cdp().send("Target.getTargets", {"filter": [{"type": "tab"}]})["targetInfos"]
+        target = [t["targetId"] for t in tabs if t["url"] == page.url]
+        assert len(target) == 1, f"one tab should show {page.url}: {tabs}"
+        self.cdp().send("Extensions.triggerAction", {"id": self.ext_id, "targetId": target[0]})
+
+    def tab_id(self, page: Any) -> int:
+        """Chrome's id of ``page``'s tab (its URL is visible to the extension once granted)."""
+        ids: list[int] = wait_until(
+            lambda: self.worker.evaluate(
+                "url => chrome.tabs.query({}).then(all => all.filter(t => t.url === url))"
+                ".then(tabs => tabs.map(t => t.id))",
+                page.url,
+            ),
+            f"the tab of {page.url}",
+        )
+        assert len(ids) == 1, ids
+        return ids[0]
+
+    def tab_state(self, tab_id: int) -> dict[str, Any] | None:
+        key = f"tab:{tab_id}"
+        state: dict[str, Any] | None = self.worker.evaluate(
+            "k => chrome.storage.session.get(k).then(s => s[k] ?? null)", key
+        )
+        return state
+
+    def scan_state(self, tab_id: int) -> dict[str, Any] | None:
+        key = f"scan:{tab_id}"
+        state: dict[str, Any] | None = self.worker.evaluate(
+            "k => chrome.storage.session.get(k).then(s => s[k] ?? null)", key
+        )
+        return state
+
+    def wait_scanned(self, tab_id: int) -> dict[str, Any]:
+        """The tab's generic capture once its page has been read and decoded."""
+
+        def done() -> dict[str, Any] | None:
+            state = self.scan_state(tab_id)
+            return state if state and state["status"] == "done" else None
+
+        scanned: dict[str, Any] = wait_until(done, f"tab {tab_id} to be scanned")
+        return scanned
+
+    def wait_tab_live(self, tab_id: int, amount: int) -> dict[str, Any]:
+        def live() -> dict[str, Any] | None:
+            state = self.tab_state(tab_id)
+            ok = state and state["phase"] == "live" and state["live"]["amount"] == amount
+            return state if ok else None
+
+        state: dict[str, Any] = wait_until(live, f"tab {tab_id} to be live with {amount}")
+        return state
+
+    def grant_site(self, origin: str) -> None:
+        """The user allows the extension on ``origin`` in Chrome's extension settings."""
+        page = self.context.new_page()
+        page.goto("chrome://extensions/")
+        error = page.evaluate(
+            """([id, pattern]) => new Promise((done) =>
+                 chrome.developerPrivate.addHostPermission(id, pattern, () =>
+                   done(chrome.runtime.lastError ? chrome.runtime.lastError.message : null)))""",
+            [self.ext_id, f"{origin}/*"],
+        )
+        assert error is None, error
+        page.close()
 
     def badge(self, tab_id: int) -> str:
         text: str = self.worker.evaluate(f"chrome.action.getBadgeText({{tabId: {tab_id}}})")
@@ -287,8 +376,11 @@ def launch(
     opened: list[tuple[Any, Browser]] = []
 
     def route_to_fixtures(route: Any) -> None:
-        name = Path(urlsplit(route.request.url).path).name
+        url = urlsplit(route.request.url)
+        name = Path(url.path).name
         name = "momo-checkout.html" if name == "pay" else name
+        if url.hostname in SHOP_HOSTS:
+            name = f"capture/{name}"
         file = FIXTURES / name
         if not file.is_file():
             route.fulfill(status=404, body="not found")
@@ -307,6 +399,8 @@ def launch(
             f"--disable-extensions-except={ext}",
             f"--load-extension={ext}",
             f"--ignore-certificate-errors-spki-list={spki_sha256(Path(certs.cert_file))}",
+            # DevTools' Extensions.triggerAction: the tests click the action as a user does.
+            "--enable-unsafe-extension-debugging",
         ]
         context = pw.chromium.launch_persistent_context(
             str(tmp / "profile"),
@@ -320,6 +414,8 @@ def launch(
         if worker is None:
             worker = context.wait_for_event("serviceworker", timeout=STEP_S * 1000)
         context.route("https://payment.momo.vn/**", route_to_fixtures)
+        for host in SHOP_HOSTS:
+            context.route(f"https://{host}/**", route_to_fixtures)
         browser = Browser(context, urlsplit(worker.url).netloc, worker)
         opened.append((pw, browser))
         return browser

@@ -2,29 +2,41 @@
 
 ``extension/`` is a small npm project (TypeScript, esbuild, Vitest). These tests run
 ``npm ci`` when its dependencies are missing or the lock file changed, then
-``npm test`` (adapters, amount parsing, extraction from fixture HTML, the publisher's
-retries and idempotency, the gateway client's error words, the manifest's
-permissions), and rebuild the extension into a temporary folder to check that the
-committed ``extension/dist/`` is what the sources build to. Without npm they skip,
-except under CI, where they fail.
+``npm test`` (adapters, amount parsing, extraction from fixture HTML, the VietQR parser,
+QR decoding, the generic capture, the publisher's retries and idempotency, the gateway
+client's error words, the manifest's permissions), and rebuild the extension into a
+temporary folder to check that the committed ``extension/dist/`` is what the sources
+build to. Without npm they skip, except under CI, where they fail.
+
+One check needs no npm: the extension's VietQR parser and the gateway's must read a
+code alike, so the table the extension's parser is tested against
+(``extension/test/fixtures/vietqr-vectors.json``) is run through ``gateway.vietqr`` too.
 """
 
 from __future__ import annotations
 
 import filecmp
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from gateway import vietqr
+from gateway.emvco import EMVError, parse
 
 from .gatewayproc import REPO
 
 EXTENSION = REPO / "extension"
 NPM = shutil.which("npm")
+VECTORS = json.loads((EXTENSION / "test" / "fixtures" / "vietqr-vectors.json").read_text("utf-8"))[
+    "vectors"
+]
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -89,3 +101,36 @@ def test_the_committed_dist_is_what_the_sources_build(npm_ready: None, tmp_path:
         "extension/dist is stale; rebuild it with: cd extension && npm run build\n"
         + "\n".join(stale)
     )
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_the_gateway_reads_each_code_as_the_extension_does(vector: dict[str, object]) -> None:
+    """One table for both parsers: provider, BIN, account, amount, currency, name, bill, purpose."""
+    payload = str(vector["payload"])
+    if not vector["valid"]:
+        with pytest.raises(EMVError):
+            vietqr.describe(payload)
+        return
+    qr = vietqr.describe(payload)
+    expected = vector["expected"]
+    assert isinstance(expected, dict)
+    assert {
+        "provider": qr.provider,
+        "bankBin": qr.bank_bin,
+        "account": qr.account,
+        # The extension keeps tag 54 as written, the gateway as a Decimal of it.
+        "amount": None if qr.amount is None else parse(payload)["54"],
+        "currency": qr.currency,
+        "merchantName": qr.merchant_name,
+        "billNumber": qr.bill_number,
+        "purpose": qr.purpose,
+    } == expected
+    assert qr.amount == (None if expected["amount"] is None else Decimal(expected["amount"]))
+
+
+def test_both_sides_name_banks_from_one_table() -> None:
+    """The extension bundles gateway/data/napas_bins.json itself: no copy of it lives there."""
+    copies = [p for p in EXTENSION.rglob("napas_bins.json") if "node_modules" not in p.parts]
+    assert copies == []
+    source = (EXTENSION / "src" / "shared" / "vietqr.ts").read_text("utf-8")
+    assert 'from "../../../gateway/data/napas_bins.json"' in source

@@ -175,6 +175,7 @@
   var virtual_adapters_default = [adapter];
 
   // src/shared/types.ts
+  var GENERIC = "generic";
   var CAPTURE_PORT = "capture";
 
   // src/shared/match.ts
@@ -410,6 +411,298 @@
     }
   };
 
+  // src/content/qrscan.ts
+  var MIN_PX = 40;
+  var MAX_ASPECT = 2.5;
+  var MAX_EXPORT_PX = 1600;
+  var MIN_SVG_PX = 400;
+  var MAX_PICTURES = 24;
+  var MAX_BACKGROUND_CHECKS = 4e3;
+  function* elements(root) {
+    const start2 = "documentElement" in root ? root.documentElement : root;
+    if (!start2) return;
+    const walker = (start2.ownerDocument ?? root).createTreeWalker(
+      start2,
+      1
+      /* SHOW_ELEMENT */
+    );
+    for (let node = walker.currentNode; node; node = walker.nextNode()) {
+      yield node;
+      const shadow = node.shadowRoot;
+      if (shadow) for (const child of Array.from(shadow.children)) yield* elements(child);
+    }
+  }
+  function sizedLikeACode(el) {
+    const rect = el.getBoundingClientRect();
+    if (rect.width < MIN_PX || rect.height < MIN_PX) return false;
+    if (Math.max(rect.width, rect.height) / Math.min(rect.width, rect.height) > MAX_ASPECT) return false;
+    const style = el.ownerDocument.defaultView?.getComputedStyle(el);
+    if (style && style.opacity !== "" && Number(style.opacity) === 0) return false;
+    return isShown(el);
+  }
+  function backgroundUrl(el) {
+    const style = el.ownerDocument.defaultView?.getComputedStyle(el);
+    const value = style?.backgroundImage ?? "none";
+    const match = /url\(\s*(["']?)(.*?)\1\s*\)/.exec(value);
+    return match?.[2] || null;
+  }
+  function canvasPng(canvas) {
+    try {
+      return canvas.width > 0 && canvas.height > 0 ? canvas.toDataURL("image/png") : null;
+    } catch {
+      return null;
+    }
+  }
+  function findSpots(doc) {
+    const spots = [];
+    let backgroundChecks = 0;
+    for (const el of elements(doc)) {
+      if (spots.length >= MAX_PICTURES) break;
+      const tag = el.tagName.toLowerCase();
+      if (tag === "img") {
+        const img = el;
+        if (!img.currentSrc && !img.getAttribute("src")) continue;
+        if (!sizedLikeACode(img)) continue;
+        const pending = !img.complete;
+        if (!pending && img.naturalWidth === 0) continue;
+        const src = img.currentSrc || img.src;
+        spots.push({ kind: "img", el, pending, signature: `img ${src} ${img.naturalWidth}x${img.naturalHeight}` });
+      } else if (tag === "canvas") {
+        if (!sizedLikeACode(el)) continue;
+        const png = canvasPng(el);
+        spots.push({ kind: "canvas", el, pending: false, png, signature: `canvas ${png ?? "unreadable"}` });
+      } else if (tag === "svg" && !el.parentElement?.closest("svg")) {
+        if (!sizedLikeACode(el)) continue;
+        spots.push({ kind: "svg", el, pending: false, signature: `svg ${el.outerHTML}` });
+      } else if (backgroundChecks++ < MAX_BACKGROUND_CHECKS) {
+        const url = backgroundUrl(el);
+        if (!url || !sizedLikeACode(el)) continue;
+        spots.push({ kind: "background", el, pending: false, url, signature: `background ${url}` });
+      }
+    }
+    return spots;
+  }
+  function labelOf(el) {
+    const own = el.getAttribute("alt") || el.getAttribute("aria-label") || el.getAttribute("title") || "";
+    const caption = own ? "" : textOf(el.closest("figure")?.querySelector("figcaption"));
+    return cleanText(own || caption, 60);
+  }
+  function pageMerchant(doc) {
+    const meta2 = (selector) => doc.querySelector(selector)?.getAttribute("content")?.trim() ?? "";
+    const name = meta2('meta[property="og:site_name"]') || meta2('meta[name="application-name"]') || doc.title.trim() || doc.location?.hostname || "";
+    return cleanText(name, 120) || null;
+  }
+  function loadImage(doc, src, crossOrigin) {
+    return new Promise((resolve, reject) => {
+      const img = doc.createElement("img");
+      if (crossOrigin) img.crossOrigin = "anonymous";
+      img.onload = () => resolve(img);
+      img.onerror = () => reject(new Error(`could not load ${src.slice(0, 40)}`));
+      img.src = src;
+    });
+  }
+  function toPng(doc, source, width, height) {
+    const scale = Math.min(1, MAX_EXPORT_PX / Math.max(width, height));
+    const canvas = doc.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(width * scale));
+    canvas.height = Math.max(1, Math.round(height * scale));
+    const context = canvas.getContext("2d");
+    if (!context) throw new Error("no 2D canvas");
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    context.drawImage(source, 0, 0, canvas.width, canvas.height);
+    return canvas.toDataURL("image/png");
+  }
+  async function urlPng(doc, url, shown) {
+    const img = shown ?? await loadImage(doc, url, false).catch(() => null);
+    if (img && img.naturalWidth > 0) {
+      try {
+        return toPng(doc, img, img.naturalWidth, img.naturalHeight);
+      } catch {
+      }
+    }
+    if (!/^https?:/.test(url)) return null;
+    try {
+      const cors = await loadImage(doc, url, true);
+      return toPng(doc, cors, cors.naturalWidth, cors.naturalHeight);
+    } catch {
+      return null;
+    }
+  }
+  async function svgPng(doc, svg) {
+    const rect = svg.getBoundingClientRect();
+    const scale = Math.max(2, MIN_SVG_PX / Math.min(rect.width, rect.height));
+    const width = Math.round(rect.width * scale);
+    const height = Math.round(rect.height * scale);
+    const copy = svg.cloneNode(true);
+    const view = doc.defaultView;
+    const originals = [svg, ...Array.from(svg.querySelectorAll("*"))];
+    const copies = [copy, ...Array.from(copy.querySelectorAll("*"))];
+    originals.forEach((el, i) => {
+      const style = view?.getComputedStyle(el);
+      if (!style) return;
+      for (const property of ["fill", "stroke", "stroke-width", "fill-opacity", "opacity", "display", "visibility"]) {
+        const value = style.getPropertyValue(property);
+        if (value) copies[i]?.setAttribute(property, value);
+      }
+    });
+    copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");
+    copy.setAttribute("width", String(width));
+    copy.setAttribute("height", String(height));
+    if (!copy.getAttribute("viewBox")) copy.setAttribute("viewBox", `0 0 ${rect.width} ${rect.height}`);
+    const markup = new XMLSerializer().serializeToString(copy);
+    try {
+      const img = await loadImage(doc, `data:image/svg+xml;charset=utf-8,${encodeURIComponent(markup)}`, false);
+      return toPng(doc, img, width, height);
+    } catch {
+      return null;
+    }
+  }
+  async function pictureOf(doc, spot) {
+    switch (spot.kind) {
+      case "canvas":
+        return spot.png ?? null;
+      case "svg":
+        return svgPng(doc, spot.el);
+      case "img": {
+        const img = spot.el;
+        return urlPng(doc, img.currentSrc || img.src, img);
+      }
+      case "background":
+        return spot.url ? urlPng(doc, new URL(spot.url, doc.baseURI).href, null) : null;
+    }
+  }
+  async function scanSpots(doc, spots, cache) {
+    const pictures = [];
+    let unreadable = 0;
+    const fresh = /* @__PURE__ */ new Map();
+    for (const spot of spots) {
+      if (spot.pending) continue;
+      const png = cache.has(spot.signature) ? cache.get(spot.signature) : await pictureOf(doc, spot);
+      fresh.set(spot.signature, png);
+      if (png) pictures.push({ kind: spot.kind, png, label: labelOf(spot.el) });
+      else unreadable++;
+    }
+    cache.clear();
+    for (const [key, value] of fresh) cache.set(key, value);
+    return { pictures, unreadable, pageMerchant: pageMerchant(doc) };
+  }
+
+  // src/content/watcher.ts
+  var DOM_READ = { find: findSpots, scan: scanSpots };
+  var QrWatcher = class {
+    constructor(doc, channel, options = {}, read = DOM_READ) {
+      this.doc = doc;
+      this.channel = channel;
+      this.read = read;
+      this.debounceMs = options.debounceMs ?? 300;
+      this.maxWaitMs = options.maxWaitMs ?? 1500;
+      this.pollMs = options.pollMs ?? 2e3;
+      this.now = options.now ?? Date.now;
+    }
+    doc;
+    channel;
+    read;
+    lastKey = null;
+    /** A page read while a picture was still loading, put off once (see once()). */
+    waitedFor = null;
+    forceLater = false;
+    lastMessage = null;
+    pictures = /* @__PURE__ */ new Map();
+    observer = null;
+    timer = null;
+    firstChangeAt = null;
+    poll = null;
+    running = null;
+    again = null;
+    debounceMs;
+    maxWaitMs;
+    pollMs;
+    now;
+    onLoad = (event) => {
+      if (event.target?.tagName === "IMG") this.schedule();
+    };
+    start() {
+      this.observer = new (this.doc.defaultView ?? globalThis).MutationObserver(() => this.schedule());
+      this.observer.observe(this.doc.documentElement, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+        attributeFilter: ["src", "srcset", "class", "style", "hidden", "width", "height", "d", "content"]
+      });
+      this.doc.addEventListener("load", this.onLoad, true);
+      if (this.pollMs > 0) this.poll = setInterval(() => void this.evaluate(), this.pollMs);
+      void this.evaluate();
+    }
+    stop() {
+      this.observer?.disconnect();
+      this.observer = null;
+      this.doc.removeEventListener("load", this.onLoad, true);
+      if (this.timer !== null) clearTimeout(this.timer);
+      if (this.poll !== null) clearInterval(this.poll);
+      this.timer = this.poll = null;
+    }
+    get active() {
+      return this.lastMessage !== null;
+    }
+    resend() {
+      if (this.lastMessage) this.channel.send(this.lastMessage);
+    }
+    reset() {
+      this.lastKey = null;
+      this.lastMessage = null;
+    }
+    schedule() {
+      const now = this.now();
+      this.firstChangeAt ??= now;
+      if (this.timer !== null) clearTimeout(this.timer);
+      const wait = Math.max(0, Math.min(this.debounceMs, this.firstChangeAt + this.maxWaitMs - now));
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.firstChangeAt = null;
+        void this.evaluate();
+      }, wait);
+    }
+    /**
+     * Reads the page and sends its pictures when they changed, or always when `forced`
+     * (the user opened the popup). One read at a time; a call during one runs after it.
+     */
+    async evaluate(forced = false) {
+      if (this.running) {
+        this.again = (this.again ?? false) || forced;
+        return this.running;
+      }
+      this.running = (async () => {
+        let force = forced;
+        for (; ; ) {
+          await this.once(force);
+          if (this.again === null) break;
+          force = this.again;
+          this.again = null;
+        }
+      })().finally(() => this.running = null);
+      return this.running;
+    }
+    async once(forcedNow) {
+      const spots = this.read.find(this.doc);
+      const key = spots.map((s) => `${s.pending ? "pending " : ""}${s.signature}`).join("\n");
+      const forced = forcedNow || this.forceLater;
+      if (!forced && key === this.lastKey) return;
+      if (spots.some((s) => s.pending) && key !== this.waitedFor) {
+        this.waitedFor = key;
+        this.forceLater = forced;
+        return;
+      }
+      this.forceLater = false;
+      const scan = await this.read.scan(this.doc, spots, this.pictures);
+      this.lastKey = key;
+      if (!forced && !this.lastMessage && scan.pictures.length === 0 && scan.unreadable === 0) return;
+      const message = { type: "scan", adapter: GENERIC, scan, forced };
+      this.lastMessage = message;
+      this.channel.send(message);
+    }
+  };
+
   // src/content/main.ts
   function pickAdapter(url, doc) {
     const candidates = virtual_adapters_default.filter((a) => a.matches.some((pattern) => matchPattern(pattern, url)));
@@ -419,17 +712,40 @@
   function alive() {
     return typeof chrome !== "undefined" && Boolean(chrome.runtime?.id);
   }
+  var RUNNING = "__paymentQrGatewayContent";
   function start() {
+    const hooks = globalThis;
+    const running = hooks[RUNNING];
+    if (running) {
+      running();
+      return;
+    }
     const adapter2 = pickAdapter(location.href, document);
-    if (!adapter2) return;
     let port = null;
     let runner = null;
+    let stopped = false;
     const connect = () => {
+      if (stopped) return null;
       if (!alive()) {
         runner?.stop();
         return null;
       }
       const p = chrome.runtime.connect({ name: CAPTURE_PORT });
+      p.onMessage.addListener((message) => {
+        if (message.type === "rescan") {
+          readAgain();
+          return;
+        }
+        if (message.type === "stop") {
+          stopped = true;
+          runner?.stop();
+          runner = null;
+          hooks[RUNNING] = void 0;
+          p.disconnect();
+          port = null;
+          return;
+        }
+      });
       p.onDisconnect.addListener(() => {
         port = null;
         void chrome.runtime.lastError;
@@ -451,7 +767,18 @@
         }
       }
     };
-    runner = new CaptureRunner(adapter2, document, channel);
+    const readAgain = () => {
+      if (!runner) return;
+      if (!port) connect();
+      if (runner instanceof CaptureRunner) {
+        runner.reset();
+        runner.evaluate();
+      } else {
+        void runner.evaluate(true);
+      }
+    };
+    hooks[RUNNING] = readAgain;
+    runner = adapter2 ? new CaptureRunner(adapter2, document, channel) : new QrWatcher(document, channel);
     connect();
     runner.start();
     setInterval(() => {

@@ -12,6 +12,91 @@
     return new Intl.NumberFormat("vi-VN", { style: "currency", currency: "VND" }).format(amount);
   }
 
+  // ../gateway/data/napas_bins.json
+  var napas_bins_default = {
+    _comment: "NAPAS acquirer BINs of VietQR (tag 38, 01/00) and the short names banks use in their apps. Facts from the public VietQR bank list (api.vietqr.io/v2/banks), names updated for the rebrands of 2023-2025. Shared by the gateway (payee.bankName) and the extension (popup).",
+    "970400": "SaigonBank",
+    "970403": "Sacombank",
+    "970405": "Agribank",
+    "970406": "DongA Bank",
+    "970407": "Techcombank",
+    "970408": "GPBank",
+    "970409": "BacABank",
+    "970410": "Standard Chartered",
+    "970412": "PVcomBank",
+    "970414": "MBV",
+    "970415": "VietinBank",
+    "970416": "ACB",
+    "970418": "BIDV",
+    "970419": "NCB",
+    "970421": "VRB",
+    "970422": "MB",
+    "970423": "TPBank",
+    "970424": "Shinhan Bank",
+    "970425": "ABBANK",
+    "970426": "MSB",
+    "970427": "VietABank",
+    "970428": "Nam A Bank",
+    "970429": "SCB",
+    "970430": "PGBank",
+    "970431": "Eximbank",
+    "970432": "VPBank",
+    "970433": "Vietbank",
+    "970434": "Indovina Bank",
+    "970436": "Vietcombank",
+    "970437": "HDBank",
+    "970438": "BaoViet Bank",
+    "970439": "Public Bank",
+    "970440": "SeABank",
+    "970441": "VIB",
+    "970442": "Hong Leong Bank",
+    "970443": "SHB",
+    "970444": "CBBank",
+    "970446": "Co-opBank",
+    "970448": "OCB",
+    "970449": "LPBank",
+    "970452": "KienlongBank",
+    "970454": "BVBank",
+    "970455": "IBK Ha Noi",
+    "970456": "IBK HCM",
+    "970457": "Woori Bank",
+    "970458": "UOB",
+    "970462": "Kookmin Ha Noi",
+    "970463": "Kookmin HCM",
+    "970466": "KEB Hana HCM",
+    "970467": "KEB Hana Ha Noi",
+    "422589": "CIMB",
+    "458761": "HSBC",
+    "533948": "Citibank",
+    "546034": "CAKE",
+    "546035": "Ubank",
+    "668888": "KBank",
+    "796500": "DBS Bank",
+    "801011": "Nonghyup",
+    "963388": "Timo",
+    "971005": "Viettel Money",
+    "971011": "VNPT Money",
+    "977777": "MAFC",
+    "999888": "VBSP"
+  };
+
+  // src/shared/vietqr.ts
+  var ACCOUNT_TEMPLATES = Array.from({ length: 26 }, (_, i) => String(26 + i));
+  var BANK_NAMES = new Map(
+    Object.entries(napas_bins_default).filter(([bin]) => !bin.startsWith("_"))
+  );
+  var PROVIDER_NAMES = {
+    VIETQR: "VietQR",
+    VNPAY: "VNPay-QR",
+    MOMO: "MoMo",
+    ZALOPAY: "ZaloPay",
+    EMVCO: "EMVCo QR"
+  };
+  function payeeText(payee) {
+    const bank = [payee.bankName ?? (payee.bankBin ? `BIN ${payee.bankBin}` : null), payee.account].filter(Boolean).join(" ");
+    return [PROVIDER_NAMES[payee.provider], bank, payee.merchantName].filter(Boolean).join(" · ");
+  }
+
   // node_modules/qrcode-generator/dist/qrcode.mjs
   var qrcode = function(typeNumber, errorCorrectionLevel) {
     const PAD0 = 236;
@@ -1685,13 +1770,117 @@
   function time(iso) {
     return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
+  var scanState = null;
+  function codeItem(code, index, shown) {
+    const li = document.createElement("li");
+    li.dataset["payload"] = code.payload;
+    li.dataset["shown"] = String(shown);
+    if (code.problem) li.dataset["problem"] = code.problem;
+    const label = document.createElement("label");
+    const radio = document.createElement("input");
+    radio.type = "radio";
+    radio.name = "code";
+    radio.value = String(index);
+    radio.disabled = Boolean(code.problem);
+    const text = document.createElement("span");
+    const main2 = document.createElement("span");
+    main2.className = "code-main";
+    main2.textContent = `${code.amount !== null ? formatVnd(code.amount) : "No amount"} — ${payeeText(code.payee)}`;
+    const sub = document.createElement("span");
+    sub.className = "code-sub";
+    const notes = [code.label, code.purpose, code.problem, shown ? "on the screen now" : ""];
+    sub.textContent = notes.filter(Boolean).join(" · ");
+    text.append(main2, sub);
+    label.append(radio, text);
+    li.append(label);
+    return li;
+  }
+  var shownCodesKey = "";
+  function renderCapture(scan) {
+    const section = $("capture");
+    section.hidden = !scan;
+    if (!scan) return;
+    section.dataset["status"] = scan.status;
+    section.dataset["need"] = scan.need ?? "";
+    const usable = scan.codes.filter((c) => !c.problem);
+    const status = $("scan-status");
+    const count = usable.length;
+    if (scan.status === "scanning") status.textContent = "Looking for payment QR codes…";
+    else if (scan.need === "pick") status.textContent = `${count} payment codes on this page: choose the one the customer pays.`;
+    else if (scan.need === "amount") status.textContent = "This code has no amount (a static QR): type the amount to collect.";
+    else if (scan.shown) status.textContent = "The customer's screen shows the code marked below.";
+    else status.textContent = "";
+    const choosing = scan.need !== null || usable.length > 1;
+    const form = $("choose");
+    form.hidden = scan.codes.length === 0;
+    form.dataset["choosing"] = String(choosing);
+    $("amount-row").hidden = $("publish").hidden = !choosing;
+    $("choose-legend").textContent = !choosing ? "" : usable.length > 1 ? "Choose a code:" : "The code:";
+    const key = JSON.stringify([scan.codes.map((c) => c.payload), scan.shown]);
+    if (key !== shownCodesKey) {
+      shownCodesKey = key;
+      $("codes").replaceChildren(...scan.codes.map((code, i) => codeItem(code, i, code.payload === scan.shown)));
+      const preselected = scan.codes.findIndex((c) => c.payload === scan.shown);
+      const only = usable.length === 1 ? scan.codes.indexOf(usable[0]) : -1;
+      const index = preselected >= 0 ? preselected : only;
+      if (index >= 0) selectCode(scan.codes, index);
+      $("choose-error").hidden = true;
+    }
+    const problem = $("scan-problem");
+    problem.hidden = !scan.problem || scan.status === "scanning";
+    problem.textContent = scan.problem ?? "";
+    $("notes").replaceChildren(
+      ...scan.notes.map((note) => {
+        const li = document.createElement("li");
+        li.textContent = note;
+        return li;
+      })
+    );
+  }
+  function selectCode(codes, index) {
+    const radio = document.querySelector(`input[name="code"][value="${index}"]`);
+    if (radio) radio.checked = true;
+    const code = codes[index];
+    const amount = $("amount");
+    amount.value = code?.amount != null ? String(code.amount) : "";
+  }
+  function renderSites(scan, sites) {
+    const origin = scan?.origin ?? null;
+    const httpsPage = origin !== null && origin.startsWith("https://");
+    $("site").hidden = !httpsPage;
+    if (httpsPage) {
+      const on = sites.includes(origin);
+      $("always").hidden = on;
+      $("always").textContent = `Always capture on ${new URL(origin).host}`;
+      $("site-on").hidden = !on;
+      $("site-on").textContent = `Pages of ${origin} are captured as they load.`;
+    }
+    $("sites").hidden = sites.length === 0;
+    $("site-list").replaceChildren(
+      ...sites.map((site) => {
+        const li = document.createElement("li");
+        li.dataset["origin"] = site;
+        const name = document.createElement("span");
+        name.textContent = site;
+        const stop = document.createElement("button");
+        stop.type = "button";
+        stop.className = "stop";
+        stop.textContent = "Stop";
+        stop.addEventListener("click", () => {
+          void chrome.runtime.sendMessage({ type: "remove-site", origin: site });
+        });
+        li.append(name, stop);
+        return li;
+      })
+    );
+  }
   function render(state, configured) {
     const phase = state?.phase ?? "idle";
     const pill = $("state");
     pill.dataset["phase"] = phase;
     pill.textContent = PHASE_LABEL[phase];
     $("unconfigured").hidden = configured;
-    $("empty").hidden = !configured || Boolean(state?.session || state?.lastError);
+    $("empty").hidden = !configured || Boolean(state?.session || state?.lastError || scanState);
     const session = state?.session ?? null;
     $("session").hidden = !session;
     if (session) {
@@ -1710,6 +1899,9 @@
       $("live-merchant").textContent = live.merchant;
       $("live-amount").textContent = formatVnd(live.amount);
       $("live-order").textContent = `${live.orderId ?? "—"} (#${live.seq})`;
+      const code = scanState?.codes.find((c) => c.payload === scanState?.shown);
+      $("live-payee-label").hidden = $("live-payee").hidden = !code;
+      $("live-payee").textContent = code ? payeeText(code.payee) : "";
     }
     const cleared = state?.cleared ?? null;
     $("cleared").hidden = !cleared || Boolean(live);
@@ -1717,7 +1909,7 @@
       $("cleared").textContent = cleared.reason === "paid" ? "Order paid: the screen was cleared." : "Order over: the screen was cleared.";
     }
     const error = state?.lastError ?? null;
-    $("error").hidden = !error;
+    $("error").hidden = !error || error === scanState?.problem;
     $("error-text").textContent = error ?? "";
     $("retry").hidden = phase !== "error";
     document.body.dataset["phase"] = phase;
@@ -1726,19 +1918,58 @@
   async function main() {
     const tabId = await currentTabId();
     const key = `tab:${tabId}`;
+    const scanKey = `scan:${tabId}`;
     let state = null;
     let configured = false;
     const refresh = async () => {
       const [session, local] = await Promise.all([
-        tabId === null ? Promise.resolve({}) : chrome.storage.session.get(key),
-        chrome.storage.local.get("gatewayUrl")
+        tabId === null ? Promise.resolve({}) : chrome.storage.session.get([key, scanKey]),
+        chrome.storage.local.get(["gatewayUrl", "sites"])
       ]);
       state = session[key] ?? null;
+      scanState = session[scanKey] ?? null;
       configured = typeof local["gatewayUrl"] === "string" && local["gatewayUrl"] !== "";
+      const sites = Array.isArray(local["sites"]) ? local["sites"] : [];
       render(state, configured);
+      renderCapture(scanState);
+      renderSites(scanState, sites);
     };
     chrome.storage.onChanged.addListener((changes, area) => {
-      if (area === "session" && key in changes || area === "local" && "gatewayUrl" in changes) void refresh();
+      const mine = area === "session" && (key in changes || scanKey in changes);
+      if (mine || area === "local" && ("gatewayUrl" in changes || "sites" in changes)) void refresh();
+    });
+    $("codes").addEventListener("change", (event) => {
+      const radio = event.target;
+      if (radio.name === "code" && scanState) selectCode(scanState.codes, Number(radio.value));
+      $("choose-error").hidden = true;
+    });
+    $("choose").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const picked = document.querySelector('input[name="code"]:checked');
+      const code = picked ? scanState?.codes[Number(picked.value)] : void 0;
+      const error = $("choose-error");
+      if (!code || tabId === null) {
+        error.textContent = "Choose a code first.";
+        error.hidden = false;
+        return;
+      }
+      const amount = $("amount").value;
+      void chrome.runtime.sendMessage({ type: "choose", tabId, payload: code.payload, amount }).then(
+        (answer) => {
+          error.hidden = answer.ok;
+          error.textContent = answer.problem ?? "";
+        }
+      );
+    });
+    $("always").addEventListener("click", () => {
+      const origin = scanState?.origin;
+      if (!origin) return;
+      const error = $("site-error");
+      void chrome.permissions.request({ origins: [`${origin}/*`] }).then(async (granted) => {
+        const answer = granted ? await chrome.runtime.sendMessage({ type: "add-site", origin, tabId }) : { ok: false, problem: `Chrome did not allow reading ${origin}: nothing changed.` };
+        error.hidden = answer.ok;
+        error.textContent = answer.problem ?? "";
+      });
     });
     $("copy").addEventListener("click", () => {
       const url = state?.session?.url;
@@ -1760,6 +1991,7 @@
     });
     $("options").addEventListener("click", () => void chrome.runtime.openOptionsPage());
     await refresh();
+    if (tabId !== null) void chrome.runtime.sendMessage({ type: "scan-tab", tabId }).catch(() => void 0);
   }
   void main();
 })();

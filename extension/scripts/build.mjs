@@ -1,16 +1,20 @@
 // Builds the loadable extension into dist/ (or --outdir DIR): bundles the service
-// worker, the content script and the two pages with esbuild, copies the HTML, CSS and
-// icons, and writes manifest.json with the content script's `matches` taken from the
+// worker, the content script and the two pages with esbuild, copies the HTML, CSS,
+// icons and the QR decoder's .wasm, and writes manifest.json with the content script's `matches` taken from the
 // adapters. The output depends only on the sources (no timestamps, no hashes of the
 // machine), so a test can rebuild and compare it with the committed dist/.
 
 import { build } from "esbuild";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { esbuildAdapters, registrySource, ADAPTERS_DIR } from "./adapters.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const require = createRequire(import.meta.url);
+/** The QR decoder's WebAssembly, shipped with the extension (MV3 loads no remote code). */
+export const DECODER_WASM = require.resolve("zxing-wasm/reader/zxing_reader.wasm");
 const SRC = path.join(ROOT, "src");
 
 function outdirFromArgs() {
@@ -74,6 +78,7 @@ export async function buildExtension(outdir) {
     cpSync(path.join(SRC, file), path.join(outdir, path.basename(file)));
   }
   cpSync(path.join(SRC, "icons"), path.join(outdir, "icons"), { recursive: true });
+  cpSync(DECODER_WASM, path.join(outdir, path.basename(DECODER_WASM)));
 
   const manifest = JSON.parse(readFileSync(path.join(SRC, "manifest.json"), "utf8"));
   const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));

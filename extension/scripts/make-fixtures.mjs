@@ -1,11 +1,13 @@
 // Test fixtures: real QR PNGs (EMVCo payloads with a valid CRC, made with the
 // `qrcode` package) and the MoMo-shaped checkout page with order A's QR inline as a
-// PNG data URI, as MoMo's page has it. Run once; the outputs are committed.
+// PNG data URI, as MoMo's page has it; and the generic capture's pages
+// (capture-fixtures.mjs). Run once; the outputs are committed.
 // Usage: node scripts/make-fixtures.mjs
 
 import QRCode from "qrcode";
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
+import { makeCaptureFixtures } from "./capture-fixtures.mjs";
 
 const dir = new URL("../test/fixtures/", import.meta.url);
 
@@ -58,7 +60,8 @@ async function main() {
   const template = readFileSync(new URL("momo-checkout.template.html", dir), "utf8");
   const qrA = "data:image/png;base64," + readFileSync(new URL("qr-a.png", dir)).toString("base64");
   writeFileSync(new URL("momo-checkout.html", dir), template.replace("{{QR_A}}", qrA));
-  console.log("fixtures written to test/fixtures/");
+  await makeCaptureFixtures();
+  console.log("fixtures written to test/fixtures/ and test/fixtures/capture/");
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -100,6 +100,14 @@ export class Publisher {
     await this.update(state, { phase: "error", lastError: message, lastErrorAt: this.iso() });
   }
 
+  /** The page's earlier problem is over (it now shows codes to choose from): no error on the badge. */
+  async clearProblem(tabId: number): Promise<void> {
+    const state = this.tabs.get(tabId);
+    // An error while a change is unacknowledged is the gateway's, and stays until retried.
+    if (!state || state.phase !== "error" || state.ackedGen < state.gen) return;
+    await this.update(state, { phase: state.live ? "live" : "idle", lastError: null, lastErrorAt: null });
+  }
+
   async pageOpened(tabId: number): Promise<void> {
     const state = this.state(tabId);
     if (!state.pageOpen) await this.update(state, { pageOpen: true });

@@ -55,11 +55,39 @@ export interface SiteAdapter {
   status(doc: Document): OrderStatus;
 }
 
+/** One picture on a page that may show a QR code, as a PNG, with words that tell it apart. */
+export interface QrPicture {
+  kind: "img" | "canvas" | "svg" | "background";
+  /** `data:image/png;base64,…` of what the element shows. */
+  png: string;
+  /** Its alt text, aria-label, title or caption ("" when it has none). */
+  label: string;
+}
+
+/** What the generic capture (any page, no adapter) found on a page. */
+export interface PageScan {
+  pictures: QrPicture[];
+  /** Pictures the page does not let a script read (cross-origin, without CORS). */
+  unreadable: number;
+  /** What the page calls itself (og:site_name, title, host), for a code without tag 59. */
+  pageMerchant: string | null;
+}
+
 /** Content script → service worker, over a long-lived port named "capture". */
 export type CaptureMessage =
   | { type: "capture"; adapter: string; data: PaymentData }
   | { type: "status"; adapter: string; status: Exclude<OrderStatus, "pending"> }
-  | { type: "problem"; adapter: string; message: string };
+  | { type: "problem"; adapter: string; message: string }
+  | { type: "scan"; adapter: typeof GENERIC; scan: PageScan; forced: boolean };
+
+/** The adapter id of the generic capture (decoding the QR codes of any page). */
+export const GENERIC = "generic";
+
+/**
+ * Service worker → content script: read the page again now (the popup was opened), or
+ * stop capturing it (the user revoked "Always capture on this site").
+ */
+export type WorkerMessage = { type: "rescan" } | { type: "stop" };
 
 /** Everything that travels on the port: captures, and a keep-alive while the page is open. */
 export type PortMessage = CaptureMessage | { type: "keepalive" };
