@@ -36,7 +36,6 @@ import base64
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 import ssl
 import threading
@@ -61,6 +60,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from gateway.certs import DevCertificate
 
+from .browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from .browser import screenshot as browser_screenshot
 from .gatewayproc import KEYS, REPO, Gateway, free_port
 
 StartGateway = Callable[..., Gateway]
@@ -68,17 +69,6 @@ StartGateway = Callable[..., Gateway]
 EXTENSION = REPO / "extension"
 DIST = EXTENSION / "dist"
 FIXTURES = EXTENSION / "test" / "fixtures"
-ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # root in CI
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
 MOMO_PAY = "https://payment.momo.vn/v2/gateway/pay"
 #: Shops without an adapter, served from extension/test/fixtures/capture/.
 SHOP_HOSTS = ("shop.example", "pos.example")
@@ -130,10 +120,7 @@ def quick(overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed, and CI must run the extension tests")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    require_chromium("the extension tests")
     if not (DIST / "manifest.json").exists():
         pytest.fail("extension/dist is missing: cd extension && npm ci && npm run build")
     return CHROMIUM
@@ -346,10 +333,7 @@ class Browser:
 
 
 def screenshot(page: Any, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"extension-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+    return browser_screenshot(page, f"extension-{name}")
 
 
 def extension_copy(tmp: Path, *, grant_localhost: bool) -> Path:

@@ -12,9 +12,7 @@ see the page carry on without one.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -31,21 +29,11 @@ from playwright.sync_api import expect, sync_playwright
 from gateway import emvco
 from gateway.certs import DevCertificate
 
-from .gatewayproc import REPO, Gateway, make_gateway
+from .browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot
+from .gatewayproc import Gateway, make_gateway
 
 StartGateway = Callable[..., Gateway]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # root in CI
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
-ARTIFACTS = REPO / "tests" / "artifacts"
 PHONE = {"width": 390, "height": 844}
 FULL_HD = {"width": 1920, "height": 1080}
 #: Long enough for any step of a healthy gateway and browser, short enough to fail fast.
@@ -93,10 +81,7 @@ def payment(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, shared by the module's tests."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed, and CI must run the viewer tests")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    require_chromium("the viewer tests")
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
@@ -181,11 +166,9 @@ def open_viewer(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callab
         return viewer
 
     yield open_
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for suffix, viewer, context in opened:
         name = request.node.name + (f"-{suffix}" if suffix else "")
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
-        viewer.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        screenshot(viewer.page, re.sub(r"[^A-Za-z0-9_.-]+", "_", name))
         context.close()
 
 

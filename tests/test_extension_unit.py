@@ -16,11 +16,8 @@ code alike, so the table the extension's parser is tested against
 from __future__ import annotations
 
 import filecmp
-import hashlib
 import json
-import os
 import re
-import shutil
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -30,10 +27,10 @@ import pytest
 from gateway import vietqr
 from gateway.emvco import EMVError, parse
 
+from .browser import npm, npm_ci
 from .gatewayproc import REPO
 
 EXTENSION = REPO / "extension"
-NPM = shutil.which("npm")
 VECTORS = json.loads((EXTENSION / "test" / "fixtures" / "vietqr-vectors.json").read_text("utf-8"))[
     "vectors"
 ]
@@ -41,33 +38,14 @@ VECTORS = json.loads((EXTENSION / "test" / "fixtures" / "vietqr-vectors.json").r
 pytestmark = pytest.mark.timeout(600)
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    assert NPM is not None
-    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
-    return subprocess.run(
-        [NPM, *args],
-        cwd=EXTENSION,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=540,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def npm_ready() -> None:
-    """node_modules installed from the lock file (``npm ci`` when it changed)."""
-    if NPM is None:
-        if os.environ.get("CI"):
-            pytest.fail("npm is not installed, and CI must run the extension's tests")
-        pytest.skip("npm is not installed (apt-get install npm, or Node.js 20 with npm)")
-    lock = hashlib.sha256((EXTENSION / "package-lock.json").read_bytes()).hexdigest()
-    stamp = EXTENSION / "node_modules" / ".installed-from-lock"
-    if not stamp.exists() or stamp.read_text() != lock:
-        result = run("ci", "--no-audit", "--no-fund")
-        assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
-        stamp.write_text(lock)
+    """node_modules installed from the lock file."""
+    npm_ci(EXTENSION, "the extension's tests")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return npm(EXTENSION, *args, timeout=540)
 
 
 def test_the_extension_unit_tests_pass(npm_ready: None) -> None:

@@ -10,55 +10,24 @@ file), its JavaScript must stay under 100 KB gzipped, and the page's Vitest suit
 from __future__ import annotations
 
 import gzip
-import hashlib
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from .browser import NPM_SECONDS, npm_ci, run_in
 from .gatewayproc import REPO
 
 WEB = REPO / "web"
 DIST = REPO / "gateway" / "web_dist"
 ASSETS = DIST / "qr-assets"
 JS_GZIP_BUDGET = 100 * 1024
-#: package-lock.json's hash, left in node_modules by the last ``npm ci`` done here.
-STAMP = WEB / "node_modules" / ".gateway-lock-sha256"
-NPM_SECONDS = 600
-
-
-def run(*args: str | Path, timeout: float = NPM_SECONDS) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
-    return subprocess.run(
-        [str(a) for a in args],
-        cwd=WEB,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
 def node_modules() -> Path:
-    """``web/node_modules`` exactly as the lock file says (``npm ci``, again when it changes)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        if os.environ.get("CI"):
-            pytest.fail("npm is not on PATH, and CI must check the shipped viewer build")
-        pytest.skip("npm is not installed: the shipped viewer page is used as committed")
-    digest = hashlib.sha256(
-        (WEB / "package-lock.json").read_bytes() + (WEB / "package.json").read_bytes()
-    ).hexdigest()
-    if not STAMP.exists() or STAMP.read_text() != digest:
-        installed = run(npm, "ci", "--no-audit", "--no-fund")
-        assert installed.returncode == 0, installed.stdout + installed.stderr
-        STAMP.write_text(digest)
-    return WEB / "node_modules"
+    """``web/node_modules`` exactly as the lock file says."""
+    return npm_ci(WEB, "the check of the shipped viewer build")
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -72,10 +41,10 @@ def tree(root: Path) -> dict[str, bytes]:
 @pytest.mark.timeout(NPM_SECONDS)
 def test_the_shipped_page_is_what_web_builds_to(node_modules: Path, tmp_path: Path) -> None:
     """``gateway/web_dist`` equals a fresh type-checked build of ``web/``: a stale one fails CI."""
-    typed = run(node_modules / ".bin" / "tsc", "--noEmit")
+    typed = run_in(WEB, node_modules / ".bin" / "tsc", "--noEmit")
     assert typed.returncode == 0, typed.stdout + typed.stderr
     out = tmp_path / "web_dist"
-    built = run(node_modules / ".bin" / "vite", "build", "--outDir", out, "--emptyOutDir")
+    built = run_in(WEB, node_modules / ".bin" / "vite", "build", "--outDir", out, "--emptyOutDir")
     assert built.returncode == 0, built.stdout + built.stderr
     fresh, shipped = tree(out), tree(DIST)
     stale = sorted(
@@ -90,7 +59,7 @@ def test_the_shipped_page_is_what_web_builds_to(node_modules: Path, tmp_path: Pa
 @pytest.mark.timeout(NPM_SECONDS)
 def test_the_page_unit_tests_pass(node_modules: Path) -> None:
     """Vitest: parsing server messages, the state machine, reconnects, formats, the QR."""
-    result = run(node_modules / ".bin" / "vitest", "run")
+    result = run_in(WEB, node_modules / ".bin" / "vitest", "run")
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"Tests\s+\d+ passed", result.stdout), result.stdout
 
