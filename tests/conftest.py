@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from gateway.certs import DevCertificate, make_dev_certificate
 
-from .gatewayproc import Gateway, RedisServer, make_gateway
+from .gatewayproc import Gateway, GatewayClient, RedisServer, make_gateway
 
 
 @pytest.fixture(scope="session")
@@ -78,9 +77,9 @@ def start_gateway(
 
 
 @pytest.fixture
-async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+async def client(gateway: Gateway) -> AsyncIterator[GatewayClient]:
     """An HTTPS client for the shared gateway, trusting the test CA."""
-    async with httpx.AsyncClient(base_url=gateway.base, verify=gateway.ssl_context) as c:
+    async with gateway.client() as c:
         yield c
 
 

@@ -11,12 +11,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import tomli_w
+from jwt.warnings import InsecureKeyLengthWarning
 
 from gateway import emvco
 from gateway.auth.apikeys import hash_key
@@ -72,6 +75,36 @@ def render_toml(config: dict[str, Any]) -> str:
     return tomli_w.dumps(nested)
 
 
+#: The session a token minted by :func:`mint` names unless told otherwise (none exists).
+UNKNOWN_SESSION = "00000000-0000-4000-8000-000000000000"
+
+
+def mint(
+    gw: Gateway,
+    sub: str = UNKNOWN_SESSION,
+    *,
+    secret: str = JWT_SECRET,
+    alg: str = "HS256",
+    **changes: Any,
+) -> str:
+    """A token shaped like the gateway's for session ``sub``, with ``changes`` applied to
+    its header (``kid``, ``typ``) or claims; a change to None leaves the member out."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"iss": gw.base, "aud": "gw-viewer", "sub": sub, "iat": now}
+    claims["exp"] = now + 600
+    headers: dict[str, Any] = {"kid": "default", "typ": "gw-view+jwt"}
+    for name, value in changes.items():
+        target = headers if name in ("kid", "typ") else claims
+        if value is None:
+            target.pop(name, None)
+        else:
+            target[name] = value
+    with warnings.catch_warnings():
+        # HS512 with the gateway's 52-byte secret is the point of an alg_not_allowed case.
+        warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+        return jwt.encode(claims, secret, algorithm=alg, headers=headers)
+
+
 def sample_qr(amount: int = 300000) -> str:
     return emvco.build(
         [("00", "01"), ("01", "12"), ("53", "704"), ("54", str(amount)), ("58", "VN"), ("59", "AN")]
@@ -80,6 +113,106 @@ def sample_qr(amount: int = 300000) -> str:
 
 def payment(amount: int = 300000, **extra: Any) -> dict[str, Any]:
     return {"qrCode": sample_qr(amount), "merchant": "Cửa hàng An", "amount": amount, **extra}
+
+
+class GatewayAPI:
+    """The requests every test file makes of a gateway, built in one place.
+
+    Each method returns an ``httpx.Request`` that an async client (:class:`GatewayClient`)
+    or a sync one (``httpx.Client.send``, for the Playwright tests) sends.
+    """
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+
+    def _request(self, method: str, path: str, **kw: Any) -> httpx.Request:
+        return httpx.Request(method, self.gw.base + path, **kw)
+
+    def generate(self, key: str = "owner", **headers: str) -> httpx.Request:
+        return self._request(
+            "POST", "/api/token/generate", headers={"X-API-Key": self.gw.key(key), **headers}
+        )
+
+    def payment(
+        self,
+        token: str,
+        data: dict[str, Any] | None = None,
+        *,
+        key: str = "owner",
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> httpx.Request:
+        """``POST /api/payment`` of ``data`` (a sample payment by default), or of ``body``."""
+        sent = body if body is not None else {"token": token, "data": data or payment()}
+        headers = {"X-API-Key": self.gw.key(key), **(headers or {})}
+        return self._request("POST", "/api/payment", headers=headers, json=sent)
+
+    def clear(self, token: str, reason: str | None = None, key: str = "owner") -> httpx.Request:
+        body: dict[str, Any] = {"token": token}
+        if reason is not None:
+            body["reason"] = reason
+        headers = {"X-API-Key": self.gw.key(key)}
+        return self._request("POST", "/api/payment/clear", headers=headers, json=body)
+
+    def session(self, token: str) -> httpx.Request:
+        return self._request("GET", f"/api/session/{token}")
+
+
+def success(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """The JSON body of a response that must have ``status``."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+class GatewayClient(httpx.AsyncClient):
+    """An HTTPS client for one gateway, trusting the test CA, with the calls every test
+    makes: ``await client.new_session()``, ``publish(token, data)``, ``clear(token)``."""
+
+    def __init__(self, gw: Gateway, **kw: Any) -> None:
+        kw.setdefault("timeout", 15)
+        verify = gw.ssl_context if gw.tls else False
+        super().__init__(base_url=gw.base, verify=verify, **kw)
+        self.gw = gw
+        self.api = GatewayAPI(gw)
+
+    async def generate(self, key: str = "owner", **headers: str) -> httpx.Response:
+        return await self.send(self.api.generate(key, **headers))
+
+    async def new_session(self, key: str = "owner") -> dict[str, Any]:
+        return success(await self.generate(key), 201)
+
+    async def post_payment(
+        self, token: str, data: dict[str, Any] | None = None, **kw: Any
+    ) -> httpx.Response:
+        return await self.send(self.api.payment(token, data, **kw))
+
+    async def publish(
+        self, token: str, data: dict[str, Any] | None = None, **kw: Any
+    ) -> dict[str, Any]:
+        """Publish ``data`` (a sample payment by default); the 200 body."""
+        return success(await self.post_payment(token, data, **kw))
+
+    async def clear(self, token: str, reason: str | None = None) -> dict[str, Any]:
+        return success(await self.send(self.api.clear(token, reason)))
+
+    async def session_info(self, token: str) -> dict[str, Any]:
+        return success(await self.send(self.api.session(token)))
+
+
+async def new_session_on(gw: Gateway, key: str = "owner") -> dict[str, Any]:
+    """A session created on ``gw`` through a client of its own (for tests that hold
+    several gateways)."""
+    async with gw.client() as client:
+        return await client.new_session(key)
+
+
+async def post_payment_to(
+    gw: Gateway, token: str, data: dict[str, Any] | None = None, **kw: Any
+) -> httpx.Response:
+    """``POST /api/payment`` to ``gw`` through a client of its own."""
+    async with gw.client() as client:
+        return await client.post_payment(token, data, **kw)
 
 
 @dataclass
@@ -110,6 +243,10 @@ class Gateway:
 
     def key(self, name: str = "owner") -> str:
         return KEYS[name][0]
+
+    def client(self, **kw: Any) -> GatewayClient:
+        """An HTTPS client for this gateway (use with ``async with``)."""
+        return GatewayClient(self, **kw)
 
     def config(self) -> dict[str, Any]:
         sections: dict[str, Any] = {

@@ -123,7 +123,7 @@ async def raw_upgrade(gw: Gateway, path: str, version: str = "13") -> tuple[Any,
 
 
 async def session_token(gw: Gateway) -> str:
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+    async with gw.client() as client:
         response = await client.post("/api/token/generate", headers={"X-API-Key": gw.key()})
     token: str = response.json()["token"]
     return token
@@ -183,7 +183,7 @@ async def test_permessage_deflate_offered_as_browsers_do_is_declined(gateway: Ga
     """
     token = await session_token(gateway)
     async with (
-        httpx.AsyncClient(base_url=gateway.base, verify=gateway.ssl_context) as client,
+        gateway.client() as client,
         connect(
             f"{gateway.ws_base}/?token={token}", ssl=gateway.ssl_context, compression="deflate"
         ) as ws,

@@ -7,7 +7,6 @@ import contextlib
 import json
 import ssl
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -17,16 +16,9 @@ from websockets.exceptions import ConnectionClosed
 from .gatewayproc import HIGH_LIMITS, Gateway, payment
 
 
-async def session_for(client: httpx.AsyncClient, gw: Gateway) -> dict[str, Any]:
-    response = await client.post("/api/token/generate", headers={"X-API-Key": gw.key()})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 async def bystander(client: httpx.AsyncClient, gw: Gateway) -> tuple[ClientConnection, str]:
     """A viewer of a fresh session, connected before the attack, and its token."""
-    session = await session_for(client, gw)
+    session = await client.new_session()
     ws = await connect(session["wsUrl"], ssl=gw.ssl_context)
     assert json.loads(await ws.recv())["type"] == "SESSION_INFO"
     return ws, session["token"]
@@ -61,7 +53,7 @@ async def test_unicode_tricks_in_every_string_field_are_422(
     client: httpx.AsyncClient, gateway: Gateway, field: str, trick: str
 ) -> None:
     """RLO, zero-width, NUL, BOM and private-use characters in any string field are 422 on it."""
-    session = await session_for(client, gateway)
+    session = await client.new_session()
     data = payment(**{field: FIELDS[field](TRICKS[trick])})
     response = await client.post(
         "/api/payment",
@@ -79,7 +71,7 @@ async def test_unicode_tricks_inside_an_emvco_payload_are_422(
     from gateway import emvco
 
     qr = emvco.build([("00", "01"), ("01", "12"), ("53", "704"), ("59", "AN\u200bX")])
-    session = await session_for(client, gateway)
+    session = await client.new_session()
     response = await client.post(
         "/api/payment",
         headers={"X-API-Key": gateway.key()},
@@ -134,8 +126,8 @@ async def test_a_thousand_connects_from_one_ip_are_cut_at_the_limit(
             "sessions": {"max_viewers_per_session": 1000},
         }
     )
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
-        session = await session_for(client, gw)
+    async with gw.client() as client:
+        session = await client.new_session()
         watcher = await connect(session["wsUrl"], ssl=gw.ssl_context)
         assert json.loads(await watcher.recv())["type"] == "SESSION_INFO"
         outcomes: dict[str, int] = {}
@@ -163,8 +155,8 @@ async def test_payment_flood_from_one_ip_is_429_for_that_ip_only(
 ) -> None:
     """Publishes over payment_per_ip get 429; the process keeps serving the rest."""
     gw = start_gateway({"rate_limits": {**HIGH_LIMITS, "payment_per_ip": "5/minute"}})
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
-        session = await session_for(client, gw)
+    async with gw.client() as client:
+        session = await client.new_session()
         statuses = []
         for _ in range(8):
             response = await client.post(
@@ -183,7 +175,7 @@ async def test_fragmented_messages_are_reassembled_and_limited(
 ) -> None:
     """A PING sent in fragments gets PONG; fragments adding up past the limit close 1009."""
     ws_watch, token = await bystander(client, gateway)
-    session = await session_for(client, gateway)
+    session = await client.new_session()
     async with connect(session["wsUrl"], ssl=gateway.ssl_context) as ws:
         await ws.recv()
         await ws.send(iter(['{"type"', ':"PI', 'NG"}']))
@@ -201,7 +193,7 @@ async def test_slowloris_holding_headers_open_is_dropped_and_blocks_nobody(
 ) -> None:
     """A client that stops mid-headers is dropped after the idle timeout; others are served."""
     gw = start_gateway({"websocket": {"ping_interval_seconds": 0.5, "idle_timeout_seconds": 2}})
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+    async with gw.client() as client:
         watcher, token = await bystander(client, gw)
         holders = []
         for _ in range(20):
@@ -225,7 +217,7 @@ async def test_slowloris_holding_headers_open_is_dropped_and_blocks_nobody(
             with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await writer.wait_closed()
     # A fresh client: the idle timeout also closed the first one's keep-alive connection.
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+    async with gw.client() as client:
         await bystander_still_receives(client, gw, watcher, token)
 
 

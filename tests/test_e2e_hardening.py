@@ -97,7 +97,7 @@ async def test_cors_is_off_by_default(client: httpx.AsyncClient) -> None:
 async def test_cors_allows_only_listed_origins(start_gateway: Callable[..., Gateway]) -> None:
     """A listed Origin gets CORS headers (with the rate-limit headers exposed); others none."""
     gw = start_gateway({"cors": {"allowed_origins": ["https://shop.example"]}})
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+    async with gw.client() as client:
         preflight = {
             "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type, x-api-key",
@@ -159,7 +159,7 @@ async def test_silent_connection_is_dropped_and_answering_one_kept(
 ) -> None:
     """A socket that sends nothing is dropped after idle_timeout; one answering pings stays."""
     gw = start_gateway({"websocket": {"ping_interval_seconds": 0.5, "idle_timeout_seconds": 2}})
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+    async with gw.client() as client:
         session = (await client.post("/api/token/generate", headers={"X-API-Key": gw.key()})).json()
     reader, writer = await asyncio.open_connection(
         "127.0.0.1", gw.port, ssl=gw.ssl_context, server_hostname="localhost"

@@ -14,7 +14,7 @@ import jwt
 import pytest
 from websockets.asyncio.client import connect
 
-from .gatewayproc import JWT_SECRET, Gateway, payment
+from .gatewayproc import JWT_SECRET, Gateway, mint, payment
 
 PROBLEM = "application/problem+json"
 
@@ -29,50 +29,13 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-def mint(gateway: Gateway, *, secret: str = JWT_SECRET, alg: str = "HS256", **changes: Any) -> str:
-    """A token like the gateway's, with ``changes`` applied to claims or headers."""
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": gateway.base,
-        "aud": "gw-viewer",
-        "sub": "00000000-0000-4000-8000-000000000000",
-        "iat": now,
-        "exp": now + 600,
-    }
-    headers: dict[str, Any] = {"kid": "default", "typ": "gw-view+jwt"}
-    for name, value in changes.items():
-        target = headers if name in ("kid", "typ") else claims
-        if value is None:
-            target.pop(name, None)
-        else:
-            target[name] = value
-    return jwt.encode(claims, secret, algorithm=alg, headers=headers)
-
-
-async def new_session(
-    client: httpx.AsyncClient, gateway: Gateway, key: str = "owner"
-) -> dict[str, Any]:
-    response = await client.post("/api/token/generate", headers={"X-API-Key": gateway.key(key)})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def publish(
-    client: httpx.AsyncClient, gateway: Gateway, token: str, key: str = "owner", **kw: Any
-) -> httpx.Response:
-    headers = {"X-API-Key": gateway.key(key), **kw.pop("headers", {})}
-    body = kw.pop("json", None) or {"token": token, "data": payment()}
-    return await client.post("/api/payment", headers=headers, json=body, **kw)
-
-
 async def still_serving(client: httpx.AsyncClient, gateway: Gateway) -> None:
     """The process answers, and a fresh session's viewer receives a publish."""
     assert (await client.get("/health")).status_code == 200
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     async with connect(session["wsUrl"], ssl=gateway.ssl_context) as ws:
         assert json.loads(await ws.recv())["type"] == "SESSION_INFO"
-        response = await publish(client, gateway, session["token"])
+        response = await client.post_payment(session["token"])
         assert response.status_code == 200
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert message["type"] == "PAYMENT_DATA"
@@ -83,7 +46,7 @@ async def test_token_generate_returns_token_urls_and_expiry(
     client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
     """POST /api/token/generate answers 201 with token, url, wsUrl, sessionId and expiresAt."""
-    body = await new_session(client, gateway)
+    body = await client.new_session()
     assert set(body) == {"token", "url", "wsUrl", "sessionId", "expiresAt"}
     assert body["url"] == f"{gateway.base}/qr/{body['token']}"
     assert body["wsUrl"] == f"{gateway.ws_base}/?token={body['token']}"
@@ -138,8 +101,8 @@ async def test_key_without_the_scope_is_403(client: httpx.AsyncClient, gateway: 
 
 async def test_session_of_another_key_is_403(client: httpx.AsyncClient, gateway: Gateway) -> None:
     """Publishing or clearing with a key that did not create the session gets 403."""
-    session = await new_session(client, gateway, "owner")
-    response = await publish(client, gateway, session["token"], key="other")
+    session = await client.new_session("owner")
+    response = await client.post_payment(session["token"], key="other")
     assert_problem(response, 403)
     clear = await client.post(
         "/api/payment/clear",
@@ -196,7 +159,7 @@ async def test_invalid_token_is_401_everywhere(
 ) -> None:
     """Every token failure but expiry is 401, on publish, clear and session info."""
     token = BAD_TOKENS[case](gateway)
-    assert_problem(await publish(client, gateway, token), 401)
+    assert_problem(await client.post_payment(token), 401)
     clear = await client.post(
         "/api/payment/clear", headers={"X-API-Key": gateway.key()}, json={"token": token}
     )
@@ -220,7 +183,7 @@ async def test_valid_token_for_unknown_session_is_404(
 ) -> None:
     """A well-signed token naming a session the gateway does not hold gets 404."""
     token = mint(gateway)
-    assert_problem(await publish(client, gateway, token), 404)
+    assert_problem(await client.post_payment(token), 404)
     assert_problem(await client.get(f"/api/session/{token}"), 404)
     await still_serving(client, gateway)
 
@@ -228,7 +191,7 @@ async def test_valid_token_for_unknown_session_is_404(
 async def test_expired_token_is_410(client: httpx.AsyncClient, gateway: Gateway) -> None:
     """A well-signed token whose exp passed gets 410, before any session lookup."""
     token = mint(gateway, iat=int(time.time()) - 120, exp=int(time.time()) - 60)
-    assert_problem(await publish(client, gateway, token), 410)
+    assert_problem(await client.post_payment(token), 410)
     assert_problem(await client.get(f"/api/session/{token}"), 410)
 
 
@@ -248,11 +211,11 @@ async def test_schema_violation_is_422_naming_each_field(
     client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
     """A body breaking the schema gets 422 with errors naming every bad field, echoing nothing."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     data = payment(merchant="evil\u202e", amount=1000.0, seq=5)
     data["deeplink"] = "javascript:alert(1)"
-    response = await publish(
-        client, gateway, session["token"], json={"token": session["token"], "data": data}
+    response = await client.post_payment(
+        session["token"], body={"token": session["token"], "data": data}
     )
     body = assert_problem(response, 422)
     locs = sorted(tuple(e["loc"]) for e in body["errors"])
@@ -279,26 +242,24 @@ async def test_idempotency_key_replays_and_conflicts(
     client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
     """A repeated Idempotency-Key replays the first answer silently; another body is 409."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     token = session["token"]
     async with connect(session["wsUrl"], ssl=gateway.ssl_context) as ws:
         await ws.recv()  # SESSION_INFO
-        first = await publish(client, gateway, token, headers={"Idempotency-Key": "order-1"})
+        first = await client.post_payment(token, headers={"Idempotency-Key": "order-1"})
         assert first.status_code == 200
         assert "idempotent-replayed" not in first.headers
-        again = await publish(client, gateway, token, headers={"Idempotency-Key": "order-1"})
+        again = await client.post_payment(token, headers={"Idempotency-Key": "order-1"})
         assert again.status_code == 200
         assert again.headers["idempotent-replayed"] == "true"
         assert again.json() == first.json()
-        other = await publish(
-            client,
-            gateway,
+        other = await client.post_payment(
             token,
             headers={"Idempotency-Key": "order-1"},
-            json={"token": token, "data": payment(amount=5000)},
+            body={"token": token, "data": payment(amount=5000)},
         )
         assert_problem(other, 409)
-        marker = await publish(client, gateway, token)
+        marker = await client.post_payment(token)
         assert marker.json()["seq"] == first.json()["seq"] + 1
         seqs = []
         for _ in range(2):
@@ -311,7 +272,7 @@ async def test_malformed_idempotency_key_is_400(
     client: httpx.AsyncClient, gateway: Gateway, value: str
 ) -> None:
     """An Idempotency-Key outside 1-128 printable ASCII characters gets 400."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     response = await client.post(
         "/api/payment",
         headers={"X-API-Key": gateway.key(), "Idempotency-Key": value.encode()},
@@ -376,7 +337,7 @@ async def test_wrong_content_type_is_415(
     client: httpx.AsyncClient, gateway: Gateway, content_type: str
 ) -> None:
     """A JSON POST with another Content-Type gets 415."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     response = await client.post(
         "/api/payment",
         headers={"X-API-Key": gateway.key(), "Content-Type": content_type},
@@ -389,18 +350,18 @@ async def test_publish_and_clear_count_seq_and_viewers(
     client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
     """seq grows by one per publish or clear from 1; delivered counts connected viewers."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     token = session["token"]
     info = (await client.get(f"/api/session/{token}")).json()
     assert info["hasData"] is False
     assert info["lastPublishedAt"] is None
     assert info["viewers"] == 0
-    first = await publish(client, gateway, token)
+    first = await client.post_payment(token)
     assert first.json() == {"ok": True, "sessionId": session["sessionId"], "delivered": 0, "seq": 1}
     async with connect(session["wsUrl"], ssl=gateway.ssl_context) as ws:
         await ws.recv()
         await ws.recv()  # late-join PAYMENT_DATA
-        second = await publish(client, gateway, token)
+        second = await client.post_payment(token)
         assert second.json()["seq"] == 2
         assert second.json()["delivered"] == 1
         clear = await client.post(
@@ -418,7 +379,7 @@ async def test_publish_and_clear_count_seq_and_viewers(
 
 async def test_clear_refuses_an_unknown_reason(client: httpx.AsyncClient, gateway: Gateway) -> None:
     """POST /api/payment/clear with a reason outside paid/cancelled/replaced gets 422."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     response = await client.post(
         "/api/payment/clear",
         headers={"X-API-Key": gateway.key()},

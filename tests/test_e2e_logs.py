@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from websockets.asyncio.client import connect
 
 from .gatewayproc import Gateway, payment
@@ -24,7 +23,7 @@ async def test_a_full_session_logs_no_secret_and_one_audit_event_per_publish(
     """Tokens, keys, query strings and payment contents never reach the logs; audits do."""
     gw = start_gateway()
     data = payment(orderId="A-1024", description="Bàn số 7")
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+    async with gw.client() as client:
         headers = {"X-API-Key": gw.key()}
         session = (await client.post("/api/token/generate", headers=headers)).json()
         token = session["token"]

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from .gatewayproc import JWT_SECRET, Gateway, payment
-from .wsclient import bystander, close_code, new_session, viewer
+from .wsclient import bystander, close_code, viewer
 
 PROBLEM = "application/problem+json"
 
@@ -71,7 +71,7 @@ MALFORMED: dict[str, Callable[[Gateway, str], str]] = {
 @pytest.fixture
 async def live(client: httpx.AsyncClient, gateway: Gateway) -> dict[str, Any]:
     """A live session whose id the malformed tokens name (so only the token is wrong)."""
-    return await new_session(client, gateway)
+    return await client.new_session()
 
 
 async def present(client: httpx.AsyncClient, gw: Gateway, where: str, token: str) -> httpx.Response:
@@ -171,7 +171,7 @@ async def test_a_member_named_twice_is_400(
 ) -> None:
     """An object naming a member twice, at any depth, is 400 before validation: which
     value counts would be ambiguous (the last one used to win)."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     async with bystander(gateway, client):
         response = await client.post(
             path,
@@ -189,7 +189,7 @@ async def test_a_lone_surrogate_escape_in_a_text_field_is_422_naming_it(
 ) -> None:
     """A lone surrogate escape is JSON grammar, so it reaches the field's character rules:
     422 naming the field (it used to be 400 for the whole body)."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     data = payment(description="Bàn 7", orderId="A-1")
     encoded = json.dumps({"token": session["token"], "data": data}, ensure_ascii=False)
     value = json.dumps(data[field], ensure_ascii=False)[1:-1] if field in data else "VND"
@@ -212,7 +212,7 @@ async def test_an_unknown_field_named_with_a_lone_surrogate_is_422(
     client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
     """The 422 names the field in an encodable form; the answer itself never fails."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     body = json.dumps({"token": session["token"], "data": payment()})
     body = body.replace('"data": {', '"data": {"x\\ud800": 1, ', 1)
     response = await client.post(

@@ -27,29 +27,25 @@ def check_429(response: httpx.Response, rule: str, quota: int, window: int) -> N
     assert response.headers["ratelimit"] == f'"{rule}";r=0;t={retry}'
 
 
-async def generate(client: httpx.AsyncClient, gw: Gateway, **headers: str) -> httpx.Response:
-    return await client.post("/api/token/generate", headers={"X-API-Key": gw.key(), **headers})
-
-
 async def test_token_generation_per_ip_is_429_with_headers(
     start_gateway: Callable[..., Gateway],
 ) -> None:
     """The fourth token request in a minute from one IP gets 429 with Retry-After and RateLimit."""
     gw = start_gateway(limits(token_generate_per_ip="3/minute"))
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+    async with gw.client() as client:
         for _ in range(3):
-            assert (await generate(client, gw)).status_code == 201
-        check_429(await generate(client, gw), "token_generate_per_ip", 3, 60)
+            assert (await client.generate()).status_code == 201
+        check_429(await client.generate(), "token_generate_per_ip", 3, 60)
         assert (await client.get("/health")).status_code == 200
 
 
 async def test_token_generation_per_key_is_429(start_gateway: Callable[..., Gateway]) -> None:
     """A key over token_generate_per_key gets 429 naming that rule."""
     gw = start_gateway(limits(token_generate_per_key="2/hour"))
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+    async with gw.client() as client:
         for _ in range(2):
-            assert (await generate(client, gw)).status_code == 201
-        check_429(await generate(client, gw), "token_generate_per_key", 2, 3600)
+            assert (await client.generate()).status_code == 201
+        check_429(await client.generate(), "token_generate_per_key", 2, 3600)
         other = await client.post("/api/token/generate", headers={"X-API-Key": gw.key("other")})
         assert other.status_code == 201
 
@@ -59,8 +55,8 @@ async def test_payments_per_token_are_limited_per_session(
 ) -> None:
     """Publishes over payment_per_token get 429 for that session only."""
     gw = start_gateway(limits(payment_per_token="2/minute"))
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
-        first, second = (await generate(client, gw)).json(), (await generate(client, gw)).json()
+    async with gw.client() as client:
+        first, second = (await client.generate()).json(), (await client.generate()).json()
         headers = {"X-API-Key": gw.key()}
         for _ in range(2):
             ok = await client.post(
@@ -80,8 +76,8 @@ async def test_payments_per_token_are_limited_per_session(
 async def test_websocket_connects_per_ip_close_4429(start_gateway: Callable[..., Gateway]) -> None:
     """The connection over ws_connect_per_ip completes the handshake and is closed with 4429."""
     gw = start_gateway(limits(ws_connect_per_ip="2/minute"))
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
-        session = (await generate(client, gw)).json()
+    async with gw.client() as client:
+        session = (await client.generate()).json()
     for _ in range(2):
         async with connect(session["wsUrl"], ssl=gw.ssl_context) as ws:
             assert json.loads(await ws.recv())["type"] == "SESSION_INFO"
@@ -97,8 +93,8 @@ async def test_messages_per_connection_close_4429_before_answering(
 ) -> None:
     """The message over ws_messages_per_connection is refused with close 4429, unanswered."""
     gw = start_gateway(limits(ws_messages_per_connection="3/10 seconds"))
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
-        session = (await generate(client, gw)).json()
+    async with gw.client() as client:
+        session = (await client.generate()).json()
     async with connect(session["wsUrl"], ssl=gw.ssl_context) as ws:
         await ws.recv()
         for _ in range(3):
@@ -116,11 +112,11 @@ async def test_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing(
 ) -> None:
     """With proxy.trusted_hops = 0, X-Forwarded-For is ignored: one IP, one bucket."""
     gw = start_gateway(limits(token_generate_per_ip="2/minute"))
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+    async with gw.client() as client:
         for i in range(2):
-            response = await generate(client, gw, **{"X-Forwarded-For": f"203.0.113.{i}"})
+            response = await client.generate(**{"X-Forwarded-For": f"203.0.113.{i}"})
             assert response.status_code == 201
-        spoofed = await generate(client, gw, **{"X-Forwarded-For": "198.51.100.7"})
+        spoofed = await client.generate(**{"X-Forwarded-For": "198.51.100.7"})
         check_429(spoofed, "token_generate_per_ip", 2, 60)
 
 
@@ -129,9 +125,9 @@ async def test_trusted_proxy_hop_gives_each_client_its_bucket(
 ) -> None:
     """With proxy.trusted_hops = 1, the last X-Forwarded-For address is the client IP."""
     gw = start_gateway({**limits(token_generate_per_ip="1/minute"), "proxy": {"trusted_hops": 1}})
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
-        a = await generate(client, gw, **{"X-Forwarded-For": "10.9.9.9, 203.0.113.1"})
-        b = await generate(client, gw, **{"X-Forwarded-For": "10.9.9.9, 203.0.113.2"})
+    async with gw.client() as client:
+        a = await client.generate(**{"X-Forwarded-For": "10.9.9.9, 203.0.113.1"})
+        b = await client.generate(**{"X-Forwarded-For": "10.9.9.9, 203.0.113.2"})
         assert (a.status_code, b.status_code) == (201, 201)
-        again = await generate(client, gw, **{"X-Forwarded-For": "203.0.113.1"})
+        again = await client.generate(**{"X-Forwarded-For": "203.0.113.1"})
         check_429(again, "token_generate_per_ip", 1, 60)

@@ -17,7 +17,14 @@ from websockets.exceptions import ConnectionClosed
 
 from gateway.broker.redis import _PUBLISH
 
-from .gatewayproc import HIGH_LIMITS, Gateway, RedisServer, payment
+from .gatewayproc import (
+    HIGH_LIMITS,
+    Gateway,
+    RedisServer,
+    new_session_on,
+    payment,
+    post_payment_to,
+)
 from .redisproxy import RedisProxy
 
 ISSUER = "https://gateway.test"
@@ -38,23 +45,6 @@ def shared_url(url: str, **sections: dict[str, Any]) -> dict[str, dict[str, Any]
     for name, values in sections.items():
         config.setdefault(name, {}).update(values)
     return config
-
-
-async def generate(gw: Gateway) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
-        response = await client.post("/api/token/generate", headers={"X-API-Key": gw.key()})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def publish(gw: Gateway, token: str, **data: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context, timeout=15) as client:
-        return await client.post(
-            "/api/payment",
-            headers={"X-API-Key": gw.key()},
-            json={"token": token, "data": payment(**data)},
-        )
 
 
 async def watch(gw: Gateway, token: str) -> tuple[ClientConnection, dict[str, Any]]:
@@ -88,12 +78,14 @@ async def test_a_publish_on_one_instance_reaches_viewers_on_all(
     """Viewers on A and B each receive every publish once, in seq order, from either."""
     redis = redis_server()
     a, b = start_gateway(shared(redis)), start_gateway(shared(redis))
-    session = await generate(a)
+    session = await new_session_on(a)
     on_a, _ = await watch(a, session["token"])
     on_b, _ = await watch(b, session["token"])
     answers = []
     for i in range(6):
-        response = await publish(a if i % 2 else b, session["token"], amount=1000 + i)
+        response = await post_payment_to(
+            a if i % 2 else b, session["token"], payment(amount=1000 + i)
+        )
         assert response.status_code == 200, response.text
         answers.append(response.json())
     assert [r["seq"] for r in answers] == [1, 2, 3, 4, 5, 6]
@@ -117,7 +109,7 @@ async def test_rate_limits_hold_across_instances(
     b = start_gateway(shared(redis, rate_limits=limits))
     statuses = []
     for gw in (a, b, a, b, a, b):
-        async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+        async with gw.client() as client:
             response = await client.post("/api/token/generate", headers={"X-API-Key": gw.key()})
             statuses.append(response.status_code)
     assert statuses == [201, 201, 201, 201, 429, 429]
@@ -130,7 +122,7 @@ async def test_expiry_is_shared(
     redis = redis_server()
     config = shared(redis, sessions={"ttl_seconds": 2, "sweep_interval_seconds": 0.5})
     a, b = start_gateway(config), start_gateway(config)
-    session = await generate(a)
+    session = await new_session_on(a)
     viewers = [(await watch(gw, session["token"]))[0] for gw in (a, b)]
     for ws in viewers:
         expired = await receive(ws)
@@ -139,7 +131,7 @@ async def test_expiry_is_shared(
             await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 4410
-    assert (await publish(b, session["token"])).status_code == 410
+    assert (await post_payment_to(b, session["token"])).status_code == 410
 
 
 async def test_a_killed_instance_loses_nothing(
@@ -148,9 +140,9 @@ async def test_a_killed_instance_loses_nothing(
     """After SIGKILL of A, its viewer reconnects to B and gets SESSION_INFO and the last data."""
     redis = redis_server()
     a, b = start_gateway(shared(redis)), start_gateway(shared(redis))
-    session = await generate(a)
+    session = await new_session_on(a)
     ws, _ = await watch(a, session["token"])
-    last = (await publish(a, session["token"], amount=77000)).json()
+    last = (await post_payment_to(a, session["token"], payment(amount=77000))).json()
     assert (await receive(ws))["payload"]["seq"] == last["seq"]
     a.stop(signal.SIGKILL)
     with pytest.raises(ConnectionClosed):
@@ -160,7 +152,7 @@ async def test_a_killed_instance_loses_nothing(
     late = await receive(again)
     assert late["type"] == "PAYMENT_DATA"
     assert (late["payload"]["seq"], late["payload"]["amount"]) == (last["seq"], 77000)
-    assert (await publish(b, session["token"])).json()["seq"] == last["seq"] + 1
+    assert (await post_payment_to(b, session["token"])).json()["seq"] == last["seq"] + 1
     await again.close()
     a.start()  # the same instance comes back and serves the same session
     ws_a, info_a = await watch(a, session["token"])
@@ -179,13 +171,13 @@ async def test_redis_down_at_start_then_up(
     assert unavailable.status_code == 503
     assert unavailable.json()["status"] == "unavailable"
     assert unavailable.json()["broker"] == "redis"
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context) as client:
+    async with gw.client() as client:
         refused = await client.post("/api/token/generate", headers={"X-API-Key": gw.key()})
     assert refused.status_code == 503
     assert refused.headers["content-type"] == "application/problem+json"
     redis.start()
     await until_healthy(gw)
-    assert (await generate(gw))["token"]
+    assert (await new_session_on(gw))["token"]
 
 
 async def test_redis_killed_under_viewers_then_back(
@@ -194,14 +186,14 @@ async def test_redis_killed_under_viewers_then_back(
     """Viewers stay connected while Redis is gone, publishes get a prompt 503, then all recovers."""
     redis = redis_server(persistent=True)
     a, b = start_gateway(shared(redis)), start_gateway(shared(redis))
-    session = await generate(a)
+    session = await new_session_on(a)
     viewers = [(await watch(gw, session["token"]))[0] for gw in (a, b)]
     redis.kill()
     for ws in viewers:
         await ws.send('{"type":"PING"}')
         assert (await receive(ws))["type"] == "PONG"
     started = time.monotonic()
-    failed = await publish(a, session["token"])
+    failed = await post_payment_to(a, session["token"])
     assert failed.status_code == 503
     assert failed.headers["content-type"] == "application/problem+json"
     assert time.monotonic() - started < 5  # broker.timeout_seconds is 1
@@ -209,7 +201,7 @@ async def test_redis_killed_under_viewers_then_back(
     redis.start()
     await until_healthy(a)
     await until_healthy(b)
-    ok = await publish(b, session["token"], amount=5000)
+    ok = await post_payment_to(b, session["token"], payment(amount=5000))
     assert ok.status_code == 200, ok.text
     assert ok.json()["delivered"] == 2
     for ws in viewers:
@@ -224,11 +216,11 @@ async def test_a_stalled_redis_never_blocks_ping_pong(
     """With Redis stopped (SIGSTOP), PING gets PONG at once and publishes 503 after the timeout."""
     redis = redis_server()
     gw = start_gateway(shared(redis))
-    session = await generate(gw)
+    session = await new_session_on(gw)
     ws, _ = await watch(gw, session["token"])
     redis.pause()
     try:
-        pending = asyncio.create_task(publish(gw, session["token"]))
+        pending = asyncio.create_task(post_payment_to(gw, session["token"]))
         await asyncio.sleep(0.1)  # the publish is now waiting on Redis
         for _ in range(3):
             started = time.monotonic()
@@ -240,7 +232,7 @@ async def test_a_stalled_redis_never_blocks_ping_pong(
     finally:
         redis.resume()
     await until_healthy(gw)
-    assert (await publish(gw, session["token"])).status_code == 200
+    assert (await post_payment_to(gw, session["token"])).status_code == 200
     assert (await receive(ws))["type"] == "PAYMENT_DATA"
     await ws.close()
 
@@ -260,13 +252,8 @@ def proxied(redis_server: Callable[..., RedisServer]) -> Iterator[RedisProxy]:
     proxy.stop()
 
 
-async def publish_keyed(gw: Gateway, token: str, key: str, amount: int) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context, timeout=15) as client:
-        return await client.post(
-            "/api/payment",
-            headers={"X-API-Key": gw.key(), "Idempotency-Key": key},
-            json={"token": token, "data": payment(amount=amount)},
-        )
+def idempotent(key: str) -> dict[str, str]:
+    return {"Idempotency-Key": key}
 
 
 async def audit_events(gw: Gateway, seconds: float = 10) -> list[dict[str, Any]]:
@@ -298,21 +285,29 @@ async def test_a_lost_reply_is_an_unknown_outcome_and_is_never_broadcast_twice(
     gets 503, the viewer gets seq 2 once, a retry with the same key and body replays seq 2
     (never publishes seq 3), and seq 2 has its audit event."""
     gw = start_gateway(shared_url(proxied.url))
-    session = await generate(gw)
+    session = await new_session_on(gw)
     ws, _ = await watch(gw, session["token"])
-    other = await generate(gw)
+    other = await new_session_on(gw)
     bystander_ws, _ = await watch(gw, other["token"])
-    assert (await publish_keyed(gw, session["token"], "warm-up", 1000)).json()["seq"] == 1
+    assert (
+        await post_payment_to(
+            gw, session["token"], payment(amount=1000), headers=idempotent("warm-up")
+        )
+    ).json()["seq"] == 1
     assert (await receive(ws))["payload"]["seq"] == 1
 
     proxied.hold(PUBLISH_SHA, 2.5)
-    lost = await publish_keyed(gw, session["token"], "order-7", 300000)
+    lost = await post_payment_to(
+        gw, session["token"], payment(amount=300000), headers=idempotent("order-7")
+    )
     proxied.release()
     assert lost.status_code == 503, lost.text
     assert lost.json()["title"] == "Publish outcome unknown"
     assert (await receive(ws))["payload"]["seq"] == 2  # Redis did run it
 
-    retry = await publish_keyed(gw, session["token"], "order-7", 300000)
+    retry = await post_payment_to(
+        gw, session["token"], payment(amount=300000), headers=idempotent("order-7")
+    )
     assert retry.status_code == 200, retry.text
     assert retry.json()["seq"] == 2
     assert retry.headers["Idempotent-Replayed"] == "true"
@@ -322,7 +317,7 @@ async def test_a_lost_reply_is_an_unknown_outcome_and_is_never_broadcast_twice(
     assert [e["seq"] for e in events] == [1, 2]
     assert events[1]["outcome"] == "confirmed_late"
 
-    assert (await publish(gw, other["token"])).status_code == 200
+    assert (await post_payment_to(gw, other["token"])).status_code == 200
     assert (await receive(bystander_ws))["payload"]["seq"] == 1
     for viewer in (ws, bystander_ws):
         await viewer.close()
@@ -335,13 +330,19 @@ async def test_a_publish_that_never_reached_redis_in_time_is_fenced(
     first (the request can then never run), the late request broadcasts nothing, and a
     retry with the same key publishes exactly once."""
     gw = start_gateway(shared_url(proxied.url))
-    session = await generate(gw)
+    session = await new_session_on(gw)
     ws, _ = await watch(gw, session["token"])
-    assert (await publish_keyed(gw, session["token"], "warm-up", 1000)).status_code == 200
+    assert (
+        await post_payment_to(
+            gw, session["token"], payment(amount=1000), headers=idempotent("warm-up")
+        )
+    ).status_code == 200
     assert (await receive(ws))["payload"]["seq"] == 1
 
     proxied.hold(PUBLISH_SHA, 3.0, what="requests")
-    lost = await publish_keyed(gw, session["token"], "order-8", 250000)
+    lost = await post_payment_to(
+        gw, session["token"], payment(amount=250000), headers=idempotent("order-8")
+    )
     proxied.release()
     assert lost.status_code == 503, lost.text
     # The held request reaches Redis 3 s after it was sent, after the settle's fence.
@@ -349,7 +350,9 @@ async def test_a_publish_that_never_reached_redis_in_time_is_fenced(
     await nothing_more(ws)
     assert '"event":"publish_not_broadcast"' in gw.output()
 
-    retry = await publish_keyed(gw, session["token"], "order-8", 250000)
+    retry = await post_payment_to(
+        gw, session["token"], payment(amount=250000), headers=idempotent("order-8")
+    )
     assert retry.status_code == 200, retry.text
     assert retry.json()["seq"] == 2
     assert "Idempotent-Replayed" not in retry.headers
@@ -370,7 +373,7 @@ async def test_concurrent_connects_over_two_instances_never_pass_the_cap(
     redis = redis_server()
     config = shared(redis, sessions={"max_viewers_per_session": 5})
     a, b = start_gateway(config), start_gateway(config)
-    session = await generate(a)
+    session = await new_session_on(a)
 
     async def attempt(gw: Gateway) -> tuple[str, ClientConnection]:
         ws = await connect(f"{gw.ws_base}/?token={session['token']}", ssl=gw.ssl_context)
@@ -384,7 +387,7 @@ async def test_concurrent_connects_over_two_instances_never_pass_the_cap(
     outcomes = sorted(kind for kind, _ in results)
     assert outcomes.count("SESSION_INFO") == 5, outcomes
     assert outcomes.count("4403") == 11, outcomes
-    async with httpx.AsyncClient(base_url=a.base, verify=a.ssl_context) as client:
+    async with a.client() as client:
         info = (await client.get(f"/api/session/{session['token']}")).json()
     assert info["viewers"] == 5
     for _, ws in results:

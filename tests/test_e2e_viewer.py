@@ -30,7 +30,7 @@ from gateway import emvco
 from gateway.certs import DevCertificate
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot
-from .gatewayproc import Gateway, make_gateway
+from .gatewayproc import Gateway, GatewayAPI, make_gateway, success
 
 StartGateway = Callable[..., Gateway]
 
@@ -175,37 +175,23 @@ def open_viewer(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callab
 # --- the gateway's API, from the extension's side ----------------------------------------
 
 
+def send(gateway: Gateway, request: httpx.Request, status: int = 200) -> dict[str, Any]:
+    """Send one of the harness's requests (GatewayAPI) from this sync test."""
+    with httpx.Client(verify=gateway.ssl_context) as client:
+        return success(client.send(request), status)
+
+
 def new_session(gateway: Gateway) -> str:
-    response = httpx.post(
-        f"{gateway.base}/api/token/generate",
-        headers={"X-API-Key": gateway.key()},
-        verify=gateway.ssl_context,
-    )
-    assert response.status_code == 201, response.text
-    token: str = response.json()["token"]
+    token: str = send(gateway, GatewayAPI(gateway).generate(), 201)["token"]
     return token
 
 
 def publish(gateway: Gateway, token: str, data: dict[str, Any]) -> dict[str, Any]:
-    response = httpx.post(
-        f"{gateway.base}/api/payment",
-        headers={"X-API-Key": gateway.key()},
-        json={"token": token, "data": data},
-        verify=gateway.ssl_context,
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return send(gateway, GatewayAPI(gateway).payment(token, data))
 
 
 def clear(gateway: Gateway, token: str, reason: str) -> None:
-    response = httpx.post(
-        f"{gateway.base}/api/payment/clear",
-        headers={"X-API-Key": gateway.key()},
-        json={"token": token, "reason": reason},
-        verify=gateway.ssl_context,
-    )
-    assert response.status_code == 200, response.text
+    send(gateway, GatewayAPI(gateway).clear(token, reason))
 
 
 def iso_in(seconds: float) -> str:

@@ -28,10 +28,7 @@ from .wsclient import (
     StartGateway,
     bystander,
     client_frame,
-    http,
-    new_session,
     no_viewers_left,
-    session_info,
     start,
 )
 
@@ -104,8 +101,8 @@ async def test_a_client_that_ignores_the_close_frame_is_cut_off(
     gw = quick_close(start_gateway, rate_limits={"ws_messages_per_connection": "20/10 seconds"})
     how, first = CAUSES[cause]
     keep = client_frame(0x9, b"hi") if keeps_sending == "pings" else PING
-    async with http(gw) as client, bystander(gw, client):
-        session = await new_session(client, gw)
+    async with gw.client() as client, bystander(gw, client):
+        session = await client.new_session()
         token = session["token"] if how == "valid" else session["token"][:-4] + "AAAA"
         raw = RawViewer(gw, token)
         try:
@@ -115,15 +112,15 @@ async def test_a_client_that_ignores_the_close_frame_is_cut_off(
             raw.close()
         assert outcome.code == int(cause.split()[0])
         assert outcome.cut_off_after >= CLOSE_TIMEOUT * 0.5, "closed before the client could answer"
-        assert (await session_info(client, session["token"]))["viewers"] == 0
+        assert (await client.session_info(session["token"]))["viewers"] == 0
 
 
 async def test_connections_closed_4403_do_not_pile_up(start_gateway: StartGateway) -> None:
     """A full session's refusals (4403) that the client ignores are each cut off at the
     deadline: one address cannot hold connections past max_viewers_per_session."""
     gw = quick_close(start_gateway, sessions={"max_viewers_per_session": 1})
-    async with http(gw) as client:
-        session = await new_session(client, gw)
+    async with gw.client() as client:
+        session = await client.new_session()
         keeper = RawViewer(gw, session["token"])
         refused = [RawViewer(gw, session["token"]) for _ in range(4)]
         try:
@@ -137,7 +134,7 @@ async def test_connections_closed_4403_do_not_pile_up(start_gateway: StartGatewa
                 )
             )
             assert [o.code for o in outcomes] == [4403] * 4
-            assert (await session_info(client, session["token"]))["viewers"] == 1
+            assert (await client.session_info(session["token"]))["viewers"] == 1
         finally:
             for raw in (keeper, *refused):
                 raw.close()
@@ -149,8 +146,8 @@ async def test_a_client_that_answers_the_close_is_released_at_once(
     """The TCP connection closes as soon as the client's close frame arrives, long before
     the closing-handshake deadline (5 s by default)."""
     gw = start(start_gateway, {})
-    async with http(gw) as client:
-        session = await new_session(client, gw)
+    async with gw.client() as client:
+        session = await client.new_session()
         raw = RawViewer(gw, session["token"])
         try:
             await asyncio.to_thread(raw.open)
@@ -188,7 +185,7 @@ async def test_a_frame_announcing_2_62_bytes_is_closed_1009_once_the_limit_is_pa
     rest; the viewer stops counting before the client even answers."""
     opcode, payload = ANNOUNCED[kind]
     async with bystander(gateway, client):
-        session = await new_session(client, gateway)
+        session = await client.new_session()
         raw = RawViewer(gateway, session["token"])
         try:
             await asyncio.to_thread(raw.open)
@@ -234,7 +231,7 @@ async def test_protocol_errors_are_closed_with_their_code(
     before the TCP connection ends; the viewer is released and others carry on."""
     frame, expected = VIOLATIONS[violation]
     async with bystander(gateway, client):
-        session = await new_session(client, gateway)
+        session = await client.new_session()
         raw = RawViewer(gateway, session["token"])
         try:
             await asyncio.to_thread(raw.open)
@@ -331,8 +328,8 @@ async def test_a_ping_burst_within_the_quota_is_answered_not_closed_4408(
             "rate_limits": {"ws_messages_per_connection": "20/10 seconds"},
         },
     )
-    async with http(gw) as client, bystander(gw, client):
-        session = await new_session(client, gw)
+    async with gw.client() as client, bystander(gw, client):
+        session = await client.new_session()
         raw = RawViewer(gw, session["token"])
         try:
             await asyncio.to_thread(raw.open)

@@ -30,21 +30,15 @@ from .wsclient import (
     StartGateway,
     assert_nothing_queued,
     bystander,
-    clear,
     client_frame,
     close_code,
-    http,
     mint,
-    new_session,
     no_viewers_left,
     parse_time,
     poll,
-    post_payment,
-    publish,
     receive,
     receive_info,
     receive_raw,
-    session_info,
     start,
     tamper,
     viewer,
@@ -77,7 +71,7 @@ async def test_session_info_is_the_first_message(
     client: httpx.AsyncClient, gateway: Gateway, path: str
 ) -> None:
     """The first message is SESSION_INFO {sessionId, connectedAt, expiresAt, hasData}, no token."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     token = session["token"]
     before = time.time()
     async with viewer(gateway, token, path=path) as ws:
@@ -104,14 +98,14 @@ async def test_late_joiner_gets_the_current_payment(
     client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
     """After a publish, a new viewer gets SESSION_INFO (hasData) then the same PAYMENT_DATA."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     token = session["token"]
     data = payment(orderId="A-1024")
     # Sent untrimmed and decomposed; what is broadcast is trimmed and NFC.
     sent = {**data, "merchant": "  " + unicodedata.normalize("NFD", data["merchant"]) + " "}
     async with viewer(gateway, token) as live:
         await receive_info(live)
-        answer = await publish(client, gateway, token, sent)
+        answer = await client.publish(token, sent)
         live_message = await receive(live)
     assert live_message["type"] == "PAYMENT_DATA"
     assert live_message["payload"] == expected_payload(answer["seq"], data)
@@ -144,7 +138,7 @@ async def test_payment_data_carries_the_payee_the_qr_names(
 ) -> None:
     """A VietQR code's beneficiary reaches viewers as `payee` (live and on late join), read
     from the code, matching the documented PaymentDataPayload schema."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     token = session["token"]
     data = payment(qrCode=momo_multi_purpose(250000), amount=250000)
     expected_payee = {
@@ -156,14 +150,14 @@ async def test_payment_data_carries_the_payee_the_qr_names(
     }
     async with viewer(gateway, token) as live:
         await receive_info(live)
-        await publish(client, gateway, token, data)
+        await client.publish(token, data)
         message = await receive(live)
     assert message["payload"]["payee"] == expected_payee
     PaymentDataPayload.model_validate(message["payload"])
     async with viewer(gateway, token) as late:
         await receive_info(late)
         assert (await receive(late))["payload"]["payee"] == expected_payee
-    png = await publish(client, gateway, token, payment(qrCode=big_png_data_uri(2_000)))
+    png = await client.publish(token, payment(qrCode=big_png_data_uri(2_000)))
     async with viewer(gateway, token) as after:
         await receive_info(after)
         last = await receive(after)
@@ -178,7 +172,7 @@ async def test_ping_gets_pong_and_bad_messages_get_error(
     client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
     """PING gets PONG {}; non-JSON and unknown types get ERROR {code, message}, no echo, open."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     async with viewer(gateway, session["token"]) as ws:
         await receive_info(ws)
         await ws.send(json.dumps({"type": "PING"}))
@@ -209,7 +203,7 @@ async def test_ping_gets_pong_and_bad_messages_get_error(
 
 async def test_binary_frame_closes_1003(client: httpx.AsyncClient, gateway: Gateway) -> None:
     """A binary frame closes the connection with 1003; other sessions carry on."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     async with bystander(gateway, client), viewer(gateway, session["token"]) as ws:
         await receive_info(ws)
         await ws.send(b"\x00\x01binary")
@@ -220,7 +214,7 @@ async def test_binary_frame_closes_1003(client: httpx.AsyncClient, gateway: Gate
 
 async def test_oversized_message_closes_1009(client: httpx.AsyncClient, gateway: Gateway) -> None:
     """A text message over 4096 characters closes 1009; one of exactly 4096 is accepted."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     token = session["token"]
     async with bystander(gateway, client):
         async with viewer(gateway, token) as ws:
@@ -238,7 +232,7 @@ async def test_message_limit_counts_characters_not_bytes(
     client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
     """SPEC §4 counts text in characters: 3,002 characters (6,002 UTF-8 bytes) stay open."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     async with viewer(gateway, session["token"]) as ws:
         await receive_info(ws)
         await ws.send('"' + "é" * 3000 + '"')  # a JSON string, not an object: ERROR
@@ -256,7 +250,7 @@ async def test_oversized_fragmented_message_closes_1009(
     once; the client then answers the close frame and waits for the server to close TCP
     (RFC 6455 §7.1.1), as a browser does before it reports the close.
     """
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     token = session["token"]
     raw = RawViewer(gateway, token)
     async with bystander(gateway, client):
@@ -295,7 +289,7 @@ async def test_invalid_token_closes_4401(
     client: httpx.AsyncClient, gateway: Gateway, case: str
 ) -> None:
     """A missing, malformed, badly signed or wrongly claimed token is closed with 4401."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     token = TOKEN_CASES[case](gateway, session["sessionId"], session["token"])
     async with bystander(gateway, client), viewer(gateway, token) as ws:
         code, received = await close_code(ws)
@@ -314,7 +308,7 @@ async def test_unknown_session_closes_4404(client: httpx.AsyncClient, gateway: G
 
 async def test_expired_token_closes_4410(client: httpx.AsyncClient, gateway: Gateway) -> None:
     """A validly signed token whose exp passed is closed with 4410."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     now = int(time.time())
     token = mint(gateway, session["sessionId"], iat=now - 120, exp=now - 60)
     async with bystander(gateway, client), viewer(gateway, token) as ws:
@@ -326,8 +320,8 @@ async def test_expired_token_closes_4410(client: httpx.AsyncClient, gateway: Gat
 async def test_full_session_closes_4403(start_gateway: StartGateway) -> None:
     """A viewer over max_viewers_per_session is closed with 4403; the others keep receiving."""
     gw = start(start_gateway, {"sessions": {"max_viewers_per_session": 2}})
-    async with http(gw) as client:
-        session = await new_session(client, gw)
+    async with gw.client() as client:
+        session = await client.new_session()
         token = session["token"]
         async with (
             bystander(gw, client),
@@ -342,13 +336,13 @@ async def test_full_session_closes_4403(start_gateway: StartGateway) -> None:
                 assert received == []
             # The refused viewer took no place.
             viewers = await poll(
-                lambda: session_info(client, token),
+                lambda: client.session_info(token),
                 lambda info: info["viewers"] == 2,
                 TIMEOUT,
                 "viewer count",
             )
             assert viewers["viewers"] == 2
-            answer = await publish(client, gw, token)
+            answer = await client.publish(token)
             assert answer["delivered"] == 2
             for ws in (first, second):
                 message = await receive(ws)
@@ -371,7 +365,7 @@ async def test_foreign_origin_is_refused_403(
     client: httpx.AsyncClient, gateway: Gateway, case: str
 ) -> None:
     """An Origin other than the gateway's own (or an allowed one) gets HTTP 403 at the handshake."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     async with bystander(gateway, client):
         with pytest.raises(InvalidStatus) as info:
             async with viewer(gateway, session["token"], origin=REFUSED_ORIGINS[case](gateway)):
@@ -384,7 +378,7 @@ async def test_own_origin_and_no_origin_are_allowed(
     client: httpx.AsyncClient, gateway: Gateway, own_origin: bool
 ) -> None:
     """The gateway's own origin (its viewer page) and a request without Origin are accepted."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     origin = gateway.base if own_origin else None
     async with viewer(gateway, session["token"], origin=origin) as ws:
         info = await receive_info(ws)
@@ -398,15 +392,15 @@ async def test_clear_broadcasts_and_drops_the_data(
     client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
     """Clear sends PAYMENT_CLEARED {seq, reason}; late joiners then get hasData false, no data."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     token = session["token"]
     async with viewer(gateway, token) as ws:
         await receive_info(ws)
-        published = await publish(client, gateway, token)
+        published = await client.publish(token)
         assert published["seq"] == 1
         assert (await receive(ws))["type"] == "PAYMENT_DATA"
 
-        cleared = await clear(client, gateway, token, "paid")
+        cleared = await client.clear(token, "paid")
         assert cleared == {
             "ok": True,
             "sessionId": session["sessionId"],
@@ -417,13 +411,13 @@ async def test_clear_broadcasts_and_drops_the_data(
         assert message["type"] == "PAYMENT_CLEARED"
         assert message["payload"] == {"seq": cleared["seq"], "reason": "paid"}
 
-        assert (await session_info(client, token))["hasData"] is False
+        assert (await client.session_info(token))["hasData"] is False
         async with viewer(gateway, token) as late:
             assert (await receive_info(late))["hasData"] is False
             await assert_nothing_queued(late)
 
         # A clear without data still answers and broadcasts; the reason defaults to cancelled.
-        again = await clear(client, gateway, token)
+        again = await client.clear(token)
         assert again["seq"] == cleared["seq"] + 1
         assert again["delivered"] == 1
         message = await receive(ws)
@@ -441,8 +435,8 @@ async def test_session_expiry_reaches_viewers_connections_and_publishes(
         start_gateway,
         {"sessions": {"ttl_seconds": 2, "sweep_interval_seconds": 0.5, "data_linger_seconds": 1}},
     )
-    async with http(gw) as client:
-        session = await new_session(client, gw)
+    async with gw.client() as client:
+        session = await client.new_session()
         token = session["token"]
         expires_at = parse_time(session["expiresAt"])
         async with viewer(gw, token) as ws:
@@ -464,7 +458,7 @@ async def test_session_expiry_reaches_viewers_connections_and_publishes(
             assert code == 4410
             assert received == []
 
-        response = await post_payment(client, gw, token)
+        response = await client.post_payment(token)
         assert response.status_code == 410, response.text
         assert response.headers["content-type"] == PROBLEM
         assert response.json()["status"] == 410
@@ -480,13 +474,13 @@ async def test_data_is_dropped_after_the_linger_without_viewers(
     gw = start(start_gateway, LINGER)
     linger = LINGER["sessions"]["data_linger_seconds"]
     sweep = LINGER["sessions"]["sweep_interval_seconds"]
-    async with http(gw) as client:
-        session = await new_session(client, gw)
+    async with gw.client() as client:
+        session = await client.new_session()
         token = session["token"]
         started = time.monotonic()
-        await publish(client, gw, token)
+        await client.publish(token)
         await poll(
-            lambda: session_info(client, token),
+            lambda: client.session_info(token),
             lambda info: info["hasData"] is False,
             linger + sweep + TIMEOUT,
             "hasData after the linger",
@@ -504,17 +498,17 @@ async def test_data_is_kept_while_a_viewer_is_connected(start_gateway: StartGate
     gw = start(start_gateway, LINGER)
     linger = LINGER["sessions"]["data_linger_seconds"]
     sweep = LINGER["sessions"]["sweep_interval_seconds"]
-    async with http(gw) as client:
-        session = await new_session(client, gw)
+    async with gw.client() as client:
+        session = await client.new_session()
         token = session["token"]
         async with viewer(gw, token) as ws:
             await receive_info(ws)
-            answer = await publish(client, gw, token)
+            answer = await client.publish(token)
             assert (await receive(ws))["type"] == "PAYMENT_DATA"
             # Watch the whole window in which an unwatched session would lose its data.
             deadline = time.monotonic() + linger + 3 * sweep
             while time.monotonic() < deadline:
-                assert (await session_info(client, token))["hasData"] is True
+                assert (await client.session_info(token))["hasData"] is True
                 await asyncio.sleep(0.1)
             async with viewer(gw, token) as late:
                 assert (await receive_info(late))["hasData"] is True
@@ -523,7 +517,7 @@ async def test_data_is_kept_while_a_viewer_is_connected(start_gateway: StartGate
                 assert message["payload"]["seq"] == answer["seq"]
         left = time.monotonic()
         await poll(
-            lambda: session_info(client, token),
+            lambda: client.session_info(token),
             lambda info: info["hasData"] is False,
             linger + sweep + TIMEOUT,
             "hasData after the last viewer left",
@@ -542,8 +536,8 @@ async def test_fan_out_to_200_viewers_in_20_sessions(start_gateway: StartGateway
     """200 viewers in 20 sessions each get exactly their session's 3 publishes, once, in order."""
     sessions_count, per_session, publishes = 20, 10, 3
     gw = start(start_gateway, {"sessions": {"max_viewers_per_session": per_session}})
-    async with http(gw) as client, contextlib.AsyncExitStack() as stack:
-        sessions = await asyncio.gather(*(new_session(client, gw) for _ in range(sessions_count)))
+    async with gw.client() as client, contextlib.AsyncExitStack() as stack:
+        sessions = await asyncio.gather(*(client.new_session() for _ in range(sessions_count)))
         gate = asyncio.Semaphore(50)  # under Hypercorn's listen backlog of 100
 
         async def join(token: str) -> ClientConnection:
@@ -565,7 +559,7 @@ async def test_fan_out_to_200_viewers_in_20_sessions(start_gateway: StartGateway
             sent = []
             for n in range(publishes):
                 data = payment(amount=1000 * (index + 1) + n)
-                answer = await publish(client, gw, token, data)
+                answer = await client.publish(token, data)
                 assert answer["delivered"] == per_session, answer
                 sent.append({"type": "PAYMENT_DATA", "payload": expected_payload(n + 1, data)})
                 assert answer["seq"] == n + 1
@@ -609,7 +603,7 @@ async def test_frames_after_the_close_are_drained_and_tcp_is_released(
     """A binary frame and 30 more frames in one write: 1003, and once the client answers
     the close, the server still closes TCP (Hypercorn hands frames to the app through a
     queue of 10: frames nobody takes would hold the connection forever)."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     token = session["token"]
     raw = RawViewer(gateway, token)
     async with bystander(gateway, client):
@@ -638,8 +632,8 @@ async def test_slow_consumer_is_closed_4408_and_others_get_everything(
     """
     gw = start(start_gateway, {"websocket": {"send_queue_size": 2}})
     qr = big_png_data_uri()
-    async with http(gw) as client:
-        session = await new_session(client, gw)
+    async with gw.client() as client:
+        session = await client.new_session()
         token = session["token"]
         slow = RawViewer(gw, token, rcvbuf=4096)
         try:
@@ -647,14 +641,14 @@ async def test_slow_consumer_is_closed_4408_and_others_get_everything(
             async with viewer(gw, token) as reader:
                 await receive_info(reader)
                 await poll(
-                    lambda: session_info(client, token),
+                    lambda: client.session_info(token),
                     lambda info: info["viewers"] == 2,
                     TIMEOUT,
                     "viewer count",
                 )
                 delivered: list[int] = []
                 for n in range(1, 61):
-                    answer = await publish(client, gw, token, payment(qrCode=qr))
+                    answer = await client.publish(token, payment(qrCode=qr))
                     assert answer["seq"] == n
                     delivered.append(answer["delivered"])
                     message = await receive(reader)
@@ -688,8 +682,8 @@ async def test_slow_consumer_is_closed_4408_and_others_get_everything(
 async def test_sigterm_closes_viewers_1001_and_exits_0(start_gateway: StartGateway) -> None:
     """On SIGTERM the gateway closes every viewer with 1001 and exits 0 within 10 s."""
     gw = start_gateway()  # the default ping interval: see start()
-    async with http(gw) as client:
-        sessions = [await new_session(client, gw) for _ in range(2)]
+    async with gw.client() as client:
+        sessions = [await client.new_session() for _ in range(2)]
     async with contextlib.AsyncExitStack() as stack:
         viewers = []
         for session in sessions:
@@ -717,11 +711,11 @@ async def test_viewer_disconnect_is_noticed(
     client: httpx.AsyncClient, gateway: Gateway, how: str
 ) -> None:
     """A viewer that closes, or drops TCP without a close frame, no longer counts as a viewer."""
-    session = await new_session(client, gateway)
+    session = await client.new_session()
     token = session["token"]
     async with viewer(gateway, token) as ws:
         await receive_info(ws)
-        assert (await session_info(client, token))["viewers"] == 1
+        assert (await client.session_info(token))["viewers"] == 1
         if how == "close":
             await ws.close()
         else:

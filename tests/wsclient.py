@@ -17,21 +17,17 @@ import socket
 import ssl
 import struct
 import time
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-import jwt
-from jwt.warnings import InsecureKeyLengthWarning
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
-from .gatewayproc import JWT_SECRET, Gateway, payment
+from .gatewayproc import Gateway, GatewayClient
 
 StartGateway = Callable[..., Gateway]
 T = TypeVar("T")
@@ -60,65 +56,10 @@ def start(start_gateway: StartGateway, overrides: dict[str, dict[str, Any]]) -> 
     return start_gateway(merged)
 
 
-@contextlib.asynccontextmanager
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTPS client for ``gw`` (for gateways started by a test)."""
-    async with httpx.AsyncClient(base_url=gw.base, verify=gw.ssl_context, timeout=TIMEOUT) as c:
-        yield c
-
-
-async def new_session(client: httpx.AsyncClient, gw: Gateway) -> dict[str, Any]:
-    response = await client.post("/api/token/generate", headers={"X-API-Key": gw.key("owner")})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def post_payment(
-    client: httpx.AsyncClient, gw: Gateway, token: str, data: dict[str, Any] | None = None
-) -> httpx.Response:
-    return await client.post(
-        "/api/payment",
-        headers={"X-API-Key": gw.key("owner")},
-        json={"token": token, "data": payment() if data is None else data},
-    )
-
-
-async def publish(
-    client: httpx.AsyncClient, gw: Gateway, token: str, data: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Publish ``data`` (a sample payment by default); the 200 body."""
-    response = await post_payment(client, gw, token, data)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def clear(
-    client: httpx.AsyncClient, gw: Gateway, token: str, reason: str | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"token": token}
-    if reason is not None:
-        body["reason"] = reason
-    response = await client.post(
-        "/api/payment/clear", headers={"X-API-Key": gw.key("owner")}, json=body
-    )
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-async def session_info(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
-    response = await client.get(f"/api/session/{token}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def no_viewers_left(client: httpx.AsyncClient, token: str, after: str) -> None:
+async def no_viewers_left(client: GatewayClient, token: str, after: str) -> None:
     """Wait until the session counts no viewer (the gateway released the last one)."""
     await poll(
-        lambda: session_info(client, token),
+        lambda: client.session_info(token),
         lambda info: info["viewers"] == 0,
         TIMEOUT,
         f"viewer count after {after}",
@@ -137,26 +78,6 @@ async def poll(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: still {value!r} after {seconds} s")
         await asyncio.sleep(0.05)
-
-
-def mint(gw: Gateway, sub: str, *, secret: str = JWT_SECRET, **changes: Any) -> str:
-    """A token shaped like the gateway's for session ``sub``, with ``changes`` applied."""
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": gw.base,
-        "aud": "gw-viewer",
-        "sub": sub,
-        "iat": now,
-        "exp": now + 600,
-    }
-    headers: dict[str, Any] = {"kid": "default", "typ": "gw-view+jwt"}
-    algorithm = changes.pop("alg", "HS256")
-    for name, value in changes.items():
-        (headers if name in ("kid", "typ") else claims)[name] = value
-    with warnings.catch_warnings():
-        # HS512 with the gateway's 52-byte secret is the point of the alg_not_allowed case.
-        warnings.simplefilter("ignore", InsecureKeyLengthWarning)
-        return jwt.encode(claims, secret, algorithm=algorithm, headers=headers)
 
 
 def tamper(token: str) -> str:
@@ -248,14 +169,14 @@ def parse_time(value: str) -> float:
 
 
 @contextlib.asynccontextmanager
-async def bystander(gw: Gateway, client: httpx.AsyncClient) -> AsyncIterator[None]:
+async def bystander(gw: Gateway, client: GatewayClient) -> AsyncIterator[None]:
     """A viewer of another session, connected before the body; after it, it still gets a publish."""
-    session = await new_session(client, gw)
+    session = await client.new_session()
     async with viewer(gw, session["token"]) as ws:
         await receive_info(ws)
         yield
         assert (await client.get("/health")).status_code == 200
-        answer = await publish(client, gw, session["token"])
+        answer = await client.publish(session["token"])
         assert answer["delivered"] == 1
         message = await receive(ws)
         assert message["type"] == "PAYMENT_DATA", message
