@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
+import os
 import signal
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 from hypercorn.asyncio import serve as hypercorn_serve
@@ -47,6 +50,8 @@ GRACEFUL_SECONDS = 4.0
 SHUTDOWN_DEADLINE_SECONDS = 9.0
 #: Allocations (net) between young-generation collections; CPython's default is 700.
 GC_YOUNG_THRESHOLD = 20_000
+#: How often the heap's free pages go back to the kernel (glibc's malloc_trim).
+HEAP_TRIM_SECONDS = 10.0
 
 
 class GatewayConfig(Config):
@@ -120,6 +125,36 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
+def heap_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library is not glibc."""
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return None
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (ValueError, OSError, AttributeError):
+        return None
+    return trim
+
+
+async def trim_heap_forever(interval: float = HEAP_TRIM_SECONDS) -> None:
+    """Hand the heap's free pages back to the kernel every ``interval`` seconds.
+
+    glibc returns freed memory to the kernel only from the top of its heap; what was
+    freed below a block still in use stays resident. Bursts of connections that end
+    before or during their TLS handshake (each a few dozen KiB of OpenSSL and Python
+    state) left RSS higher after every burst (bench/churn.py, 500 silent connections at
+    a time: +100 MiB after 5,000) with nothing of theirs alive; ``malloc_trim(0)``
+    releases those pages (measured: flat, at most 4.3 ms per call, in a worker thread).
+    """
+    trim = heap_trim()
+    if trim is None:
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(interval)
+        await loop.run_in_executor(None, trim, 0)
+
+
 async def serve(
     app: GatewayApp, settings: Settings, *, config: GatewayConfig | None = None
 ) -> None:
@@ -130,6 +165,16 @@ async def serve(
     """
     patch_hypercorn()
     tune_gc()
+    trimmer = asyncio.ensure_future(trim_heap_forever())
+    try:
+        await _serve(app, settings, config)
+    finally:
+        trimmer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await trimmer
+
+
+async def _serve(app: GatewayApp, settings: Settings, config: GatewayConfig | None) -> None:
     services = app.services
     hub = services.hub
     stop = asyncio.Event()

@@ -9,31 +9,43 @@ arrives, 1002/1007 close frames, no permessage-deflate) is tested from outside a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import inspect
+import socket
+import time
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypercorn import protocol as hypercorn_protocol
+from hypercorn.asyncio import run as hypercorn_asyncio_run
+from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.asyncio.task_group import TaskGroup
+from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config
 from hypercorn.protocol import h11 as hypercorn_h11
 from hypercorn.protocol import ws_stream
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.ws_stream import Handshake, WSStream
+from websockets.asyncio.client import connect
 
 from gateway import hypercorn_patches
 from gateway.hypercorn_patches import (
     BoundedCloseWSStream,
     DeclinedDeflate,
     HTTP11Only,
+    ReleasingTCPServer,
     patch_hypercorn,
 )
+from gateway.server import GatewayConfig
 
 TARGETS: list[tuple[ModuleType, str, type]] = [
     (hypercorn_protocol, "H11Protocol", HTTP11Only),
     (hypercorn_h11, "WSStream", BoundedCloseWSStream),
     (ws_stream, "PerMessageDeflate", DeclinedDeflate),
+    (hypercorn_asyncio_run, "TCPServer", ReleasingTCPServer),
 ]
 
 
@@ -49,7 +61,7 @@ def pristine() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("pristine")
-def test_patching_replaces_the_three_names_once_and_again() -> None:
+def test_patching_replaces_the_four_names_once_and_again() -> None:
     """patch_hypercorn installs each replacement, and a second call changes nothing."""
     patch_hypercorn()
     patch_hypercorn()
@@ -129,8 +141,81 @@ async def test_the_app_queue_is_reachable_from_the_put_hypercorn_hands_out() -> 
     assert isinstance(getattr(put, "__self__", None), asyncio.Queue)
 
 
+def test_connections_are_built_and_pinged_by_the_names_patched() -> None:
+    """worker_serve builds TCPServer by its module name; TCPServer.run keeps its protocol
+    (the cycle ReleasingTCPServer breaks); _send_pings sleeps until the next ping before
+    it looks at `closed` (the wait BoundedCloseWSStream cuts short)."""
+    assert "await TCPServer(" in inspect.getsource(hypercorn_asyncio_run.worker_serve)
+    assert "self.protocol = ProtocolWrapper(" in inspect.getsource(TCPServer.run)
+    pings = inspect.getsource(WSStream._send_pings)
+    assert "while not self.closed" in pings
+    assert "self.context.sleep(self.config.websocket_ping_interval)" in pings
+
+
+async def echo_socket(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A bare ASGI app: lifespan, and a WebSocket that is accepted and held to its end."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    if scope["type"] == "websocket":
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+
+def live(kind: type) -> int:
+    return sum(1 for obj in gc.get_objects() if type(obj) is kind)
+
+
+async def test_a_finished_connection_is_freed_at_once_without_the_collector() -> None:
+    """With the cyclic collector off, 20 WebSocket connections that closed leave no
+    TCPServer behind, long before the 20 s ping interval: reference counting frees each
+    (the cycle is broken) and the keep-alive task ends with its stream."""
+    patch_hypercorn()
+    config = GatewayConfig()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config.bind = [f"127.0.0.1:{port}"]
+    config.websocket_ping_interval = 20
+    config.accesslog = None
+    stop = asyncio.Event()
+    server = asyncio.create_task(hypercorn_serve(echo_socket, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError):
+                async with connect(f"ws://127.0.0.1:{port}/"):
+                    break
+            await asyncio.sleep(0.02)
+        gc.collect()
+        baseline = live(ReleasingTCPServer)
+        for _ in range(20):
+            async with connect(f"ws://127.0.0.1:{port}/") as ws:
+                await ws.ping()
+        deadline = time.monotonic() + 5
+        while live(ReleasingTCPServer) > baseline:
+            assert time.monotonic() < deadline, f"{live(ReleasingTCPServer)} connections kept"
+            await asyncio.sleep(0.05)
+    finally:
+        gc.enable()
+        stop.set()
+        await server
+
+
 def test_the_module_documents_each_change() -> None:
     """Each replaced name has its reason in the module docstring."""
     doc = hypercorn_patches.__doc__ or ""
-    for topic in ("HTTP/1.1 only", "permessage-deflate", "closing handshake", "1009", "1002"):
+    for topic in (
+        "HTTP/1.1 only",
+        "permessage-deflate",
+        "closing handshake",
+        "1009",
+        "1002",
+        "freed at once",
+    ):
         assert topic in doc
