@@ -108,13 +108,6 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float = STEP_S) -> 
         time.sleep(0.1)
 
 
-def quick(overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
-    """``overrides`` with a 1 s server ping: a gateway whose viewers left stops at once."""
-    merged = {section: dict(values) for section, values in (overrides or {}).items()}
-    merged.setdefault("websocket", {}).setdefault("ping_interval_seconds", 1)
-    return merged
-
-
 # --- fixtures ------------------------------------------------------------------------------
 
 
@@ -144,7 +137,7 @@ def fixture_server() -> Iterator[str]:
 
 @pytest.fixture
 def gw(start_gateway: StartGateway) -> Gateway:
-    return start_gateway(quick())
+    return start_gateway()
 
 
 @dataclass
@@ -538,7 +531,7 @@ def test_the_options_page_names_each_problem(
     certs: DevCertificate,
     tmp_path: Path,
 ) -> None:
-    gateway = start_gateway(quick({"rate_limits": {"token_generate_per_ip": "3/minute"}}))
+    gateway = start_gateway({"rate_limits": {"token_generate_per_ip": "3/minute"}})
     browser = launch()
 
     options = browser.configure(gateway, "gw_not_a_key_anyone_knows_0000000", test=True)
@@ -614,7 +607,7 @@ def test_a_key_pinned_to_the_extension_origin_publishes(
     launch: Callable[..., Browser], certs: DevCertificate, tmp_path: Path
 ) -> None:
     browser = launch()
-    gateway = PinnedGateway(port=free_port(), workdir=tmp_path, certs=certs, overrides=quick())
+    gateway = PinnedGateway(port=free_port(), workdir=tmp_path, certs=certs, overrides={})
     gateway.pinned_origin = browser.origin
     gateway.start()
     try:
@@ -635,7 +628,7 @@ def test_a_key_pinned_to_the_extension_origin_publishes(
 def test_an_expired_session_is_replaced_and_the_popup_shows_the_new_link(
     start_gateway: StartGateway, launch: Callable[..., Browser]
 ) -> None:
-    gateway = start_gateway(quick({"sessions": {"ttl_seconds": 6}}))
+    gateway = start_gateway({"sessions": {"ttl_seconds": 6}})
     browser = launch()
     browser.configure(gateway)
     tab = browser.checkout("a")
@@ -660,7 +653,7 @@ def test_an_expired_session_is_replaced_and_the_popup_shows_the_new_link(
 def test_a_rate_limited_publish_waits_for_retry_after_and_is_sent_once(
     start_gateway: StartGateway, launch: Callable[..., Browser]
 ) -> None:
-    gateway = start_gateway(quick({"rate_limits": {"payment_per_token": "1/6 seconds"}}))
+    gateway = start_gateway({"rate_limits": {"payment_per_token": "1/6 seconds"}})
     browser = launch()
     browser.configure(gateway)
     tab = browser.checkout("a")

@@ -40,7 +40,6 @@ def shared_url(url: str, **sections: dict[str, Any]) -> dict[str, dict[str, Any]
         "broker": {"url": url, "timeout_seconds": 1},
         "auth": {"issuer": ISSUER},
         "rate_limits": dict(HIGH_LIMITS),
-        "websocket": {"ping_interval_seconds": 1},
     }
     for name, values in sections.items():
         config.setdefault(name, {}).update(values)

@@ -88,21 +88,10 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def quick(overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
-    """``overrides`` with a 1 s server ping interval: a gateway a viewer left stops at once.
-
-    Hypercorn keeps a closed WebSocket's task until its ping loop next wakes and waits
-    for it on SIGTERM (see test_e2e_ws.start).
-    """
-    merged = {section: dict(values) for section, values in (overrides or {}).items()}
-    merged.setdefault("websocket", {}).setdefault("ping_interval_seconds", 1)
-    return merged
-
-
 @pytest.fixture(scope="module")
 def gw(certs: DevCertificate, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A gateway for the tests that need nothing special of it."""
-    gateway = make_gateway(certs, quick(), workdir=tmp_path_factory.mktemp("viewer-gateway"))
+    gateway = make_gateway(certs, workdir=tmp_path_factory.mktemp("viewer-gateway"))
     gateway.start()
     yield gateway
     gateway.stop()
@@ -498,7 +487,7 @@ def test_a_restarted_gateway_is_reconnected_to_and_the_lost_session_reported(
     start_gateway: StartGateway, open_viewer: Callable[..., Viewer]
 ) -> None:
     """Memory broker: after a restart the page reconnects, then shows unknown session (4404)."""
-    gateway = start_gateway(quick())
+    gateway = start_gateway()
     token = new_session(gateway)
     viewer = open_viewer(gateway, token)
     publish(gateway, token, payment())
@@ -521,7 +510,7 @@ def test_over_redis_a_restarted_gateway_is_reconnected_to_and_shows_the_data_aga
 ) -> None:
     """Redis broker: the session outlives the restart, so the page shows the payment again."""
     redis = redis_server()
-    gateway = start_gateway(quick({"broker": {"url": redis.url, "timeout_seconds": 1}}))
+    gateway = start_gateway({"broker": {"url": redis.url, "timeout_seconds": 1}})
     token = new_session(gateway)
     viewer = open_viewer(gateway, token)
     publish(gateway, token, payment(orderId="A-42"))
@@ -541,7 +530,7 @@ def test_a_frozen_gateway_is_noticed_by_the_heartbeat_and_the_session_resumed(
 ) -> None:
     """A link that stops answering is dropped within the idle timeout; the resumed
     connection gets SESSION_INFO and the late-join PAYMENT_DATA again."""
-    gateway = start_gateway(quick({"websocket": {"idle_timeout_seconds": 4}}))
+    gateway = start_gateway({"websocket": {"idle_timeout_seconds": 4, "ping_interval_seconds": 1}})
     token = new_session(gateway)
     viewer = open_viewer(gateway, token)
     publish(gateway, token, payment(orderId="A-7"))
@@ -564,7 +553,7 @@ def test_the_session_expires_and_the_page_says_so(
 ) -> None:
     """The screen is kept on while waiting and showing the QR; SESSION_EXPIRED and close
     4410 end on the expired screen, the QR gone and the wake lock released."""
-    gateway = start_gateway(quick({"sessions": {"ttl_seconds": 3}}))
+    gateway = start_gateway({"sessions": {"ttl_seconds": 3}})
     token = new_session(gateway)
     viewer = open_viewer(gateway, token, permissions=["screen-wake-lock"])
     viewer.expect_screen("waiting")
@@ -585,12 +574,10 @@ def test_a_full_session_and_a_rate_limit_get_their_own_messages(
 ) -> None:
     """4403 says too many screens (and retries); 4429 says to wait, counting down."""
     gateway = start_gateway(
-        quick(
-            {
-                "sessions": {"max_viewers_per_session": 1},
-                "rate_limits": {"ws_connect_per_ip": "2/minute"},
-            }
-        )
+        {
+            "sessions": {"max_viewers_per_session": 1},
+            "rate_limits": {"ws_connect_per_ip": "2/minute"},
+        }
     )
     token = new_session(gateway)
     first = open_viewer(gateway, token)

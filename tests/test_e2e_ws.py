@@ -23,7 +23,7 @@ from websockets.exceptions import InvalidStatus
 from gateway import emvco
 from gateway.schemas import PaymentDataPayload
 
-from .gatewayproc import Gateway, payment
+from .gatewayproc import Gateway, mint, payment
 from .wsclient import (
     TIMEOUT,
     RawViewer,
@@ -32,7 +32,6 @@ from .wsclient import (
     bystander,
     client_frame,
     close_code,
-    mint,
     no_viewers_left,
     parse_time,
     poll,

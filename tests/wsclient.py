@@ -44,16 +44,8 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def start(start_gateway: StartGateway, overrides: dict[str, dict[str, Any]]) -> Gateway:
-    """``start_gateway(overrides)`` with a 1 s WebSocket ping interval, for a quick teardown.
-
-    Hypercorn keeps a closed WebSocket's connection task until its ping loop next wakes
-    (``websocket_ping_interval``, 20 s by default) and on SIGTERM waits its graceful
-    timeout (4 s here) for such tasks: every gateway a viewer ever left would take 4 s to
-    stop. No test here depends on the ping interval; the drain test keeps the default.
-    """
-    merged = {section: dict(values) for section, values in overrides.items()}
-    merged.setdefault("websocket", {}).setdefault("ping_interval_seconds", 1)
-    return start_gateway(merged)
+    """``start_gateway(overrides)``: a gateway of one test, with these settings."""
+    return start_gateway({section: dict(values) for section, values in overrides.items()})
 
 
 async def no_viewers_left(client: GatewayClient, token: str, after: str) -> None:
