@@ -1,18 +1,17 @@
 """Rate limits (docs/protocol.md §6), a thin layer over ``limits.aio``.
 
-Strategy: sliding-window counter for the HTTP and connect rules, moving window for
-messages per connection. The shared rules see the most traffic and their quotas are
-set by operators (a benchmark raises them to millions per minute): the counter keeps
-two integers per key, so a check is O(1) in time and memory whatever the quota, while
-the moving window keeps one timestamp per hit (limits inserts it at the head of a
-list, and its memory backend rescans those lists to expire them: O(quota); measured,
-that scan alone took 40 % of a core at 200 publishes/s with a 10-million quota). The
-counter weighs the previous window's hits by how much of it still overlaps, so it
-never lets through a burst of twice the quota at a window edge the way a fixed window
-does. Per-connection message quotas are tiny (20 per 10 s), so they keep the exact
-moving window. With a Redis broker the HTTP and connect limits live in that
-Redis, so a quota holds across instances; per-connection message limits always stay
-in this process (no network round trip per message).
+Strategy: the exact moving window for every quota of up to ``EXACT_UP_TO`` hits (the
+shipped defaults and the per-connection message quota), a sliding-window counter for
+larger ones. The moving window keeps one timestamp per hit (limits inserts it at the
+head of a list, and its memory backend rescans those lists to expire them: O(quota);
+measured, that scan alone took 40 % of a core at 200 publishes/s with a 10-million
+quota, as a benchmark sets). The counter keeps two integers per key, so a check is
+O(1) whatever the quota; it weighs the previous window's hits by how much of it still
+overlaps and rounds that down, so right after a window edge it admits one hit more
+than an exact window would: nothing at 100,000 a minute, but a quota of 1 per 6 s let
+two publishes through 0.44 s apart. With a Redis broker the HTTP and connect limits
+live in that Redis, so a quota holds across instances; per-connection message limits
+always stay in this process (no network round trip per message).
 """
 
 from __future__ import annotations
@@ -44,6 +43,8 @@ RULES = (
     "ws_messages_per_connection",
 )
 LOCAL_RULES = frozenset({"ws_messages_per_connection"})
+#: Quotas of at most this many hits per window are counted exactly (moving window).
+EXACT_UP_TO = 1000
 
 
 class RateLimiter:
@@ -55,7 +56,9 @@ class RateLimiter:
         self.enabled = settings.enabled
         self._timeout = timeout
         self._items = {rule: limits.parse(getattr(settings, rule)) for rule in RULES}
-        self._shared = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
+        shared = storage or MemoryStorage()
+        self._shared_exact = MovingWindowRateLimiter(shared)
+        self._shared_counter = SlidingWindowCounterRateLimiter(shared)
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._connections = itertools.count(1)
         #: Rejections by rule, for metrics.
@@ -71,7 +74,8 @@ class RateLimiter:
             limiter = self._local
             allowed = await limiter.hit(item, rule, identifier)
         else:
-            limiter = self._shared
+            exact = item.amount <= EXACT_UP_TO
+            limiter = self._shared_exact if exact else self._shared_counter
             allowed = await self._shared_call(lambda: limiter.hit(item, rule, identifier))
         if allowed:
             return

@@ -658,11 +658,14 @@ def test_a_rate_limited_publish_waits_for_retry_after_and_is_sent_once(
     browser.configure(gateway)
     tab = browser.checkout("a")
     state = browser.wait_live("A-1024")
-    viewer = browser.viewer(gateway, state["session"])
-    viewer.next("PAYMENT_DATA")
-
+    # The next order at once, well inside the 6 s window of the first publish, however
+    # slowly this machine opens the viewer afterwards (it joins late: the data it gets
+    # first is whichever publish has landed).
     tab.evaluate("window.checkout.show('c')")
+    viewer = browser.viewer(gateway, state["session"])
     got = viewer.next("PAYMENT_DATA")["payload"]
+    if got["orderId"] == "A-1024":
+        got = viewer.next("PAYMENT_DATA")["payload"]
     assert got["orderId"] == "A-1025"
     publishes = requests_to(gateway, "/api/payment")
     limited = [r for r in publishes if r.get("status") == 429]

@@ -1,0 +1,90 @@
+"""The rate limiter in process, with a fake clock: which strategy counts which quota.
+
+``limits`` reads ``time.time()``; the tests replace it (a fake for time only) so that a
+hit can be placed exactly before and after a window edge. The end-to-end tests
+(``test_e2e_ratelimit.py``) check the answers a client gets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from gateway.config import RateLimitSettings
+from gateway.errors import RateLimited
+from gateway.ratelimit import EXACT_UP_TO, RateLimiter
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """Set the wall clock ``limits`` and the limiter read to an absolute epoch second."""
+    now = [1_800_000_000.0]  # a multiple of 6 and of 60: windows start here
+    monkeypatch.setattr(time, "time", lambda: now[0])
+
+    def set_to(value: float) -> None:
+        now[0] = value
+
+    return set_to
+
+
+def limiter(**rules: str) -> RateLimiter:
+    return RateLimiter(RateLimitSettings(**rules))  # type: ignore[arg-type]
+
+
+async def test_a_small_quota_is_exact_across_a_window_edge(
+    clock: Callable[[float], None],
+) -> None:
+    """1 per 6 s: a second publish 0.2 s after the first is refused, window edge or not.
+
+    The sliding-window counter let it through (0.97 of the previous window's hit rounds
+    down to 0), as an extension test saw: two 200s 0.44 s apart.
+    """
+    rate = limiter(payment_per_token="1/6 seconds")
+    clock(1_800_000_005.9)
+    await rate.hit("payment_per_token", "session")
+    clock(1_800_000_006.1)  # the next 6 s window has begun
+    with pytest.raises(RateLimited) as refused:
+        await rate.hit("payment_per_token", "session")
+    assert refused.value.retry_after == 6  # 5.8 s until the first hit leaves, rounded up
+    assert rate.rejected["payment_per_token"] == 1
+    clock(1_800_000_012.0)  # 6.1 s after the first hit: a slot again
+    await rate.hit("payment_per_token", "session")
+    await rate.hit("payment_per_token", "another session")
+
+
+async def test_the_quota_holds_exactly_over_any_window(clock: Callable[[float], None]) -> None:
+    """N hits in any window of the period, wherever the window edges fall."""
+    rate = limiter(payment_per_ip="3/minute")
+    for at in (1_800_000_058.0, 1_800_000_059.0, 1_800_000_059.5):
+        clock(at)
+        await rate.hit("payment_per_ip", "10.0.0.1")
+    for at in (1_800_000_060.5, 1_800_000_100.0, 1_800_000_117.9):
+        clock(at)
+        with pytest.raises(RateLimited):
+            await rate.hit("payment_per_ip", "10.0.0.1")
+    clock(1_800_000_118.1)  # 60.1 s after the first
+    await rate.hit("payment_per_ip", "10.0.0.1")
+
+
+async def test_a_large_quota_is_counted_in_constant_space(clock: Callable[[float], None]) -> None:
+    """Above EXACT_UP_TO the counter counts: the quota, then 429 within the window."""
+    quota = EXACT_UP_TO * 10
+    rate = limiter(payment_per_ip=f"{quota}/minute")
+    clock(1_800_000_001.0)
+    for _ in range(quota):
+        await rate.hit("payment_per_ip", "10.0.0.1")
+    with pytest.raises(RateLimited) as refused:
+        await rate.hit("payment_per_ip", "10.0.0.1")
+    assert 1 <= refused.value.retry_after <= 60
+    # Two integers per key, not one timestamp per hit.
+    storage = rate._shared_counter.storage
+    assert sum(len(v) for v in getattr(storage, "events", {}).values()) == 0
+
+
+async def test_limits_off_count_nothing(clock: Callable[[float], None]) -> None:
+    rate = RateLimiter(RateLimitSettings(enabled=False, payment_per_ip="1/minute"))
+    for _ in range(5):
+        await rate.hit("payment_per_ip", "10.0.0.1")
+    assert rate.rejected["payment_per_ip"] == 0
