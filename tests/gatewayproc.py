@@ -171,6 +171,10 @@ class GatewayClient(httpx.AsyncClient):
 
     def __init__(self, gw: Gateway, **kw: Any) -> None:
         kw.setdefault("timeout", 15)
+        # Hypercorn closes a keep-alive connection after 5 s idle; a client that reuses
+        # one at that moment gets "Server disconnected without sending a response"
+        # (seen in CI). Drop idle connections before the server does, as browsers do.
+        kw.setdefault("limits", httpx.Limits(keepalive_expiry=2))
         verify = gw.ssl_context if gw.tls else False
         super().__init__(base_url=gw.base, verify=verify, **kw)
         self.gw = gw
