@@ -36,6 +36,7 @@ class RedisProxy:
     _thread: threading.Thread | None = None
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _stopping: asyncio.Event | None = None
 
     @property
     def url(self) -> str:
@@ -47,6 +48,7 @@ class RedisProxy:
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
+            self._stopping = asyncio.Event()
             self._server = loop.run_until_complete(
                 asyncio.start_server(self._connection, "127.0.0.1", self.port)
             )
@@ -68,19 +70,29 @@ class RedisProxy:
         self._thread.join(10)
 
     async def _shutdown(self) -> None:
+        # Connection tasks are never cancelled: asyncio 3.11's stream callback calls
+        # task.exception() on them, which raises for a cancelled task, and a task
+        # cancelled before its first step would never close its socket. Instead every
+        # hold ends, every stream is aborted, and each task runs to its end.
         assert self._server is not None
+        assert self._stopping is not None
+        self._stopping.set()
+        self.holds.clear()
         self._server.close()
         for writer in tuple(self._writers):
-            writer.close()
+            writer.transport.abort()
+        # Every task of this loop, including connections accepted but not yet started
+        # (they see `_stopping` and abort their socket).
         current = asyncio.current_task()
-        others = [t for t in asyncio.all_tasks() if t is not current]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-        for writer in tuple(self._writers):
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+        while others := [t for t in asyncio.all_tasks() if t is not current]:
+            await asyncio.gather(*others, return_exceptions=True)
         await self._server.wait_closed()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when the proxy stops."""
+        assert self._stopping is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     def hold(self, pattern: bytes, seconds: float, what: str = "replies") -> None:
         """From now on, hold the bytes named by ``what`` after a request with ``pattern``."""
@@ -92,13 +104,23 @@ class RedisProxy:
     async def _connection(
         self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
     ) -> None:
+        assert self._stopping is not None
+        if self._stopping.is_set():
+            client_writer.transport.abort()
+            return
         self._writers.add(client_writer)
+        await self._relay(client_reader, client_writer)
+
+    async def _relay(
+        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
         try:
             server_reader, server_writer = await asyncio.open_connection(
                 "127.0.0.1", self.target_port
             )
         except OSError:
-            client_writer.close()
+            client_writer.transport.abort()
+            self._writers.discard(client_writer)
             return
         self._writers.add(server_writer)
         reply_hold_until = [0.0]
@@ -115,7 +137,7 @@ class RedisProxy:
                             reply_hold_until[0] = time.monotonic() + hold.seconds
                         else:
                             # In flight: delivered later even if the client hangs up meanwhile.
-                            await asyncio.sleep(hold.seconds)
+                            await self._sleep(hold.seconds)
                 server_writer.write(chunk)
                 await server_writer.drain()
             server_writer.write_eof()
@@ -128,7 +150,7 @@ class RedisProxy:
             while chunk := await server_reader.read(65536):
                 wait = reply_hold_until[0] - time.monotonic()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    await self._sleep(wait)
                 client_writer.write(chunk)
                 await client_writer.drain()
             client_writer.close()
