@@ -13,6 +13,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -23,6 +24,18 @@ class Hold:
     seconds: float
     #: "replies": the server's answer is held; "requests": the request itself is.
     what: str = "replies"
+
+
+class _TrackedProtocol(asyncio.StreamReaderProtocol):
+    """asyncio's stream protocol, recording its transport as soon as it exists."""
+
+    def __init__(self, registry: set[asyncio.BaseTransport], callback: Any) -> None:
+        super().__init__(asyncio.StreamReader(), callback)
+        self._registry = registry
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._registry.add(transport)
+        super().connection_made(transport)
 
 
 @dataclass
@@ -36,6 +49,8 @@ class RedisProxy:
     _thread: threading.Thread | None = None
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    #: Every socket this proxy ever had, so that none is left to the garbage collector.
+    _transports: set[asyncio.BaseTransport] = field(default_factory=set)
     _stopping: asyncio.Event | None = None
 
     @property
@@ -50,7 +65,11 @@ class RedisProxy:
             self._loop = loop
             self._stopping = asyncio.Event()
             self._server = loop.run_until_complete(
-                asyncio.start_server(self._connection, "127.0.0.1", self.port)
+                loop.create_server(
+                    lambda: _TrackedProtocol(self._transports, self._connection),
+                    "127.0.0.1",
+                    self.port,
+                )
             )
             self.port = self._server.sockets[0].getsockname()[1]
             ready.set()
@@ -86,6 +105,9 @@ class RedisProxy:
         current = asyncio.current_task()
         while others := [t for t in asyncio.all_tasks() if t is not current]:
             await asyncio.gather(*others, return_exceptions=True)
+        for transport in self._transports:
+            transport.abort()  # type: ignore[attr-defined]
+        self._transports.clear()
         await self._server.wait_closed()
 
     async def _sleep(self, seconds: float) -> None:
@@ -122,6 +144,7 @@ class RedisProxy:
             client_writer.transport.abort()
             self._writers.discard(client_writer)
             return
+        self._transports.add(server_writer.transport)
         self._writers.add(server_writer)
         reply_hold_until = [0.0]
 
