@@ -277,23 +277,27 @@ class Hub:
 
     async def publish(
         self,
-        record: SessionRecord,
+        session_id: str,
+        key_id: str,
         payload: dict[str, Any] | None,
         reason: str = "",
         *,
         idempotency: IdempotencyClaim | None = None,
         on_settled: Settled | None = None,
     ) -> PublishOutcome:
-        """Store and broadcast one PAYMENT_DATA (``payload``) or PAYMENT_CLEARED (None).
+        """Store and broadcast one PAYMENT_DATA (``payload``) or PAYMENT_CLEARED (None)
+        to the session ``session_id``, which must belong to the API key ``key_id``.
 
-        ``delivered`` in the outcome counts the viewers the session had when the
-        message was published. A key already used with this body gives the first
-        outcome, ``replayed``, and broadcasts nothing (IdempotencyConflict for another
-        body). When the broker's answer does not come in time the publish may or may
-        not have happened: this raises OutcomeUnknown (503), and settles the outcome
-        in the background, telling ``on_settled`` once it is final.
+        The broker checks the session (SessionNotFound, SessionExpired, Forbidden) in
+        the same step as it publishes: no separate read. ``delivered`` in the outcome
+        counts the viewers the session had when the message was published. A key
+        already used with this body gives the first outcome, ``replayed``, and
+        broadcasts nothing (IdempotencyConflict for another body). When the broker's
+        answer does not come in time the publish may or may not have happened: this
+        raises OutcomeUnknown (503), and settles the outcome in the background,
+        telling ``on_settled`` once it is final.
         """
-        sid = record.session_id
+        sid = session_id
         now = self.clock()
         numbered = (
             wire.payment_data(payload, now)
@@ -303,7 +307,12 @@ class Hub:
         message = Publication(numbered, self.settings.sessions.data_linger_seconds)
         request_id = uuid.uuid4().hex
         publishing = self.broker.publish(
-            sid, message, self.clock(), request_id=request_id, idempotency=idempotency
+            sid,
+            message,
+            self.clock(),
+            key_id=key_id,
+            request_id=request_id,
+            idempotency=idempotency,
         )
         try:
             outcome: PublishOutcome | None = await self._call(publishing)

@@ -18,7 +18,7 @@ from gateway.broker import (
     SessionRecord,
     create_broker,
 )
-from gateway.errors import IdempotencyConflict
+from gateway.errors import Forbidden, IdempotencyConflict, SessionExpired, SessionNotFound
 from gateway.wire import Numbered
 
 from .gatewayproc import RedisServer
@@ -92,11 +92,14 @@ async def publish(
     *,
     request_id: str | None = None,
     idempotency: IdempotencyClaim | None = None,
+    key_id: str = "owner",
+    now: float | None = None,
 ) -> PublishOutcome | None:
     return await broker.publish(
         session_id,
         publication or message(),
-        time.time(),
+        time.time() if now is None else now,
+        key_id=key_id,
         request_id=request_id or uuid.uuid4().hex,
         idempotency=idempotency,
     )
@@ -166,12 +169,22 @@ async def test_a_clear_drops_the_data_but_counts_seq(backend: Backend) -> None:
     assert (stored.seq, stored.data) == (2, None)
 
 
-async def test_publish_to_an_unknown_session_is_none(backend: Backend) -> None:
-    """publish on a session the broker does not hold returns None and delivers nothing."""
+async def test_publish_checks_the_session_in_the_same_step(backend: Backend) -> None:
+    """publish itself refuses an unknown session (404), an expired one (410) and another
+    key's (403), before the idempotency record, and delivers nothing for any of them."""
     broker, got = await backend.new()
-    assert await publish(broker, str(uuid.uuid4())) is None
-    await asyncio.sleep(0.1)
-    assert got == []
+    rec = record()
+    await broker.create_session(rec, max_sessions=10)
+    with pytest.raises(SessionNotFound):
+        await publish(broker, str(uuid.uuid4()))
+    with pytest.raises(Forbidden):
+        await publish(broker, rec.session_id, key_id="intruder", idempotency=claim())
+    with pytest.raises(SessionExpired):
+        await publish(broker, rec.session_id, now=rec.expires_at, idempotency=claim())
+    # None of them spent the key or a seq: the owner's publish is seq 1 and not a replay.
+    assert await publish(broker, rec.session_id, idempotency=claim()) == PublishOutcome(1, 0)
+    await wait_for(lambda: len(got) == 1)
+    assert [seq for _, seq, _ in got] == [1]
 
 
 async def test_viewer_counts_add_up_across_instances(backend: Backend) -> None:
@@ -265,7 +278,7 @@ async def test_expired_sessions_disappear(backend: Backend) -> None:
 
 
 def claim(body: str = "abc", scope: str = "scope") -> IdempotencyClaim:
-    return IdempotencyClaim(scope, hashlib.sha256(body.encode()).hexdigest(), 60)
+    return IdempotencyClaim(scope, hashlib.sha256(body.encode()).hexdigest())
 
 
 async def test_an_idempotency_key_publishes_once_and_replays_everywhere(backend: Backend) -> None:

@@ -63,7 +63,7 @@ async def test_a_publish_is_queued_once_for_every_viewer_of_its_session(hub: Hub
     other = await hub.create_session("k")
     (a, _), (b, _) = await hub.join(record.session_id), await hub.join(record.session_id)
     (c, _) = await hub.join(other.session_id)
-    outcome = await hub.publish(record, {"amount": 5})
+    outcome = await hub.publish(record.session_id, record.key_id, {"amount": 5})
     assert (outcome.seq, outcome.delivered) == (1, 2)
     assert [m["payload"] for m in pending(a)] == [{"seq": 1, "amount": 5}]
     assert pending(b)[0]["type"] == "PAYMENT_DATA"
@@ -75,7 +75,7 @@ async def test_a_join_during_a_publish_gets_it_once(hub: Hub) -> None:
     (late join) or in the queue, and the queue item carries its seq to skip."""
     record = await hub.create_session("k")
     joining = asyncio.ensure_future(hub.join(record.session_id))
-    publishing = asyncio.ensure_future(hub.publish(record, {"amount": 5}))
+    publishing = asyncio.ensure_future(hub.publish(record.session_id, record.key_id, {"amount": 5}))
     (viewer, seen), outcome = await joining, await publishing
     queued = [item.seq for item in viewer._pending]
     assert (seen.seq == outcome.seq) or (queued == [outcome.seq])
@@ -104,7 +104,7 @@ async def test_data_lingers_after_the_last_viewer_then_is_swept(hub: Hub, clock:
     and the last viewer leaving, at the next sweep."""
     record = await hub.create_session("k")
     viewer, _ = await hub.join(record.session_id)
-    await hub.publish(record, {"amount": 5})
+    await hub.publish(record.session_id, record.key_id, {"amount": 5})
     clock.now += 45  # longer than the linger, but a viewer watches
     await hub.sweep()
     assert (await hub.session(record.session_id)).data is not None
@@ -119,8 +119,8 @@ async def test_data_lingers_after_the_last_viewer_then_is_swept(hub: Hub, clock:
 
 async def test_a_clear_drops_the_data_at_once(hub: Hub) -> None:
     record = await hub.create_session("k")
-    await hub.publish(record, {"amount": 5})
-    outcome = await hub.publish(record, None, "paid")
+    await hub.publish(record.session_id, record.key_id, {"amount": 5})
+    outcome = await hub.publish(record.session_id, record.key_id, None, "paid")
     assert outcome.seq == 2
     assert (await hub.session(record.session_id)).data is None
 
@@ -131,7 +131,7 @@ async def test_a_slow_consumer_is_closed_4408_and_the_others_carry_on(hub: Hub) 
     slow, _ = await hub.join(record.session_id)
     reader, _ = await hub.join(record.session_id)
     for n in range(5):
-        await hub.publish(record, {"n": n})
+        await hub.publish(record.session_id, record.key_id, {"n": n})
         await reader.next()
     assert slow.done.done()
     assert slow.done.result().code == 4408
@@ -144,7 +144,7 @@ async def test_replies_do_not_count_against_the_queue(hub: Hub) -> None:
     record = await hub.create_session("k")
     viewer, _ = await hub.join(record.session_id)
     for n in range(4):
-        await hub.publish(record, {"n": n})
+        await hub.publish(record.session_id, record.key_id, {"n": n})
     for _ in range(20):
         viewer.reply(Outgoing("PONG"))
     assert not viewer.done.done()

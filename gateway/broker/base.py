@@ -62,8 +62,6 @@ class IdempotencyClaim:
 
     scope: str
     body_sha256: str
-    #: How long the record is kept: the rest of the session's life.
-    ttl_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +113,20 @@ class Broker(ABC):
         message: Publication,
         now: float,
         *,
+        key_id: str,
         request_id: str,
         idempotency: IdempotencyClaim | None = None,
     ) -> PublishOutcome | None:
-        """Assign the next ``seq``, keep the late-join data, deliver the message to every
-        instance and remember the outcome under ``request_id``, as one step.
+        """Check the session, assign the next ``seq``, keep the late-join data, deliver
+        the message to every instance and remember the outcome under ``request_id``,
+        as one step (one round trip to a shared broker).
 
-        Returns None if the session is gone. With ``idempotency``, a key already
-        recorded with the same body returns that publish's outcome (``replayed``) and
-        broadcasts nothing; with another body it raises IdempotencyConflict. A
-        ``request_id`` that :meth:`settle` has fenced never publishes (None).
+        Raises SessionNotFound when the session is unknown, SessionExpired when its
+        ttl ran out at ``now``, Forbidden when it belongs to another key than
+        ``key_id``. With ``idempotency``, a key already recorded with the same body
+        returns that publish's outcome (``replayed``) and broadcasts nothing; with
+        another body it raises IdempotencyConflict; the record lives as long as the
+        session. A ``request_id`` that :meth:`settle` has fenced never publishes (None).
         """
 
     @abstractmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import IdempotencyConflict
+from ..errors import Forbidden, IdempotencyConflict, SessionExpired, SessionNotFound
 from .base import (
     Broker,
     Deliver,
@@ -60,20 +60,25 @@ class MemoryBroker(Broker):
         message: Publication,
         now: float,
         *,
+        key_id: str,
         request_id: str,
         idempotency: IdempotencyClaim | None = None,
     ) -> PublishOutcome | None:
         if request_id in self._fenced:
             return None
+        record = self._sessions.get(session_id)
+        if record is None:
+            raise SessionNotFound("no such session")
+        if record.expires_at <= now:
+            raise SessionExpired("the session has expired")
+        if record.key_id != key_id:
+            raise Forbidden("the session belongs to another API key")
         if idempotency is not None:
             held = self._idempotency.get(idempotency.scope)
             if held is not None and held[0] > now:
                 if held[1] != idempotency.body_sha256:
                     raise IdempotencyConflict("this Idempotency-Key was used with another body")
                 return PublishOutcome(held[2].seq, held[2].delivered, replayed=True)
-        record = self._sessions.get(session_id)
-        if record is None:
-            return None
         seq = record.seq + 1
         outcome = PublishOutcome(seq, self._viewers.get(session_id, 0))
         self._sessions[session_id] = record.evolve(
@@ -81,7 +86,7 @@ class MemoryBroker(Broker):
         )
         self._outcomes.setdefault(session_id, {})[request_id] = outcome
         if idempotency is not None:
-            deadline = now + idempotency.ttl_seconds
+            deadline = max(record.expires_at, now + 1)
             self._idempotency[idempotency.scope] = (deadline, idempotency.body_sha256, outcome)
         if self._deliver is not None:
             self._deliver(session_id, seq, message.message.text(seq))

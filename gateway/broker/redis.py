@@ -9,8 +9,9 @@ request id, living as long as the session; ``f:<request id>`` a publish settled 
 never run; ``i:<scope>`` idempotency records (``body hash:seq:delivered``);
 ``sessions`` a sorted set by expiry for counting and capacity.
 
-One Lua script per publish checks the idempotency record, assigns ``seq``, stores
-the data, ``PUBLISH``es, and records the outcome, so every instance receives a
+One Lua script per publish, one round trip, checks the session's owner and expiry and
+the idempotency record, assigns ``seq``, stores the data, ``PUBLISH``es, counts the
+viewers and records the outcome, so every instance receives a
 session's messages in ``seq`` order and a key never broadcasts twice. Admitting a
 viewer is one script too: the check against ``max_viewers_per_session`` and the
 count cannot be split by another instance's join. Each instance holds one pub/sub
@@ -39,7 +40,13 @@ from typing import Any, ParamSpec, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ..errors import BrokerUnavailable, IdempotencyConflict
+from ..errors import (
+    BrokerUnavailable,
+    Forbidden,
+    IdempotencyConflict,
+    SessionExpired,
+    SessionNotFound,
+)
 from ..wire import DATA_HEAD
 from .base import (
     Broker,
@@ -89,13 +96,20 @@ return 1
 
 # KEYS: session, data, viewers, outcomes, fence, idempotency. ARGV: channel, id,
 # text_head, text_tail, data_tail, has_data, now, now_ms, linger_ms, keep_ms,
-# request_id, idem ('1' or '0'), body_sha256, idem_ttl_ms, data_head. The texts come
-# whole from gateway/wire.py: the script only puts the seq between head and tail.
-# Returns {seq, delivered, replayed}, or {-1} gone, {-2} fenced, {-3} idempotency conflict.
+# request_id, idem ('1' or '0'), body_sha256, key_id, data_head. The texts come whole
+# from gateway/wire.py: the script only puts the seq between head and tail. The
+# session's owner and expiry are checked here too, so a publish is one round trip.
+# Returns {seq, delivered, replayed}, or {-1} unknown, {-2} fenced, {-3} idempotency
+# conflict, {-4} another key's session, {-5} expired.
 _PUBLISH = (
     _COUNT_LIVE
     + """
 if redis.call('EXISTS', KEYS[5]) == 1 then return {-2} end
+local session = redis.call('HMGET', KEYS[1], 'key_id', 'expires_at')
+if not session[1] then return {-1} end
+local left_ms = math.floor((tonumber(session[2]) - tonumber(ARGV[7])) * 1000)
+if left_ms <= 0 then return {-5} end
+if session[1] ~= ARGV[14] then return {-4} end
 if ARGV[12] == '1' then
   local held = redis.call('GET', KEYS[6])
   if held then
@@ -104,7 +118,6 @@ if ARGV[12] == '1' then
     return {tonumber(seq), tonumber(delivered), 1}
   end
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local delivered = count_live(KEYS[3], tonumber(ARGV[8]), '')
 redis.call('HSET', KEYS[1], 'last_published_at', ARGV[7], 'linger_from', ARGV[7])
@@ -124,7 +137,9 @@ redis.call('HSET', KEYS[4], ARGV[11], seq .. ':' .. delivered)
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl > 0 then redis.call('PEXPIRE', KEYS[4], pttl) end
 if ARGV[12] == '1' then
-  redis.call('SET', KEYS[6], ARGV[13] .. ':' .. seq .. ':' .. delivered, 'PX', ARGV[14])
+  -- The record lives as long as the session (at least a second).
+  redis.call('SET', KEYS[6], ARGV[13] .. ':' .. seq .. ':' .. delivered,
+             'PX', math.max(1000, left_ms))
 end
 return {seq, delivered, 0}
 """
@@ -195,6 +210,14 @@ end
 return total
 """
 )
+
+
+_PUBLISH_REFUSED: dict[int, Callable[[], Exception]] = {
+    -1: lambda: SessionNotFound("no such session"),
+    -3: lambda: IdempotencyConflict("this Idempotency-Key was used with another body"),
+    -4: lambda: Forbidden("the session belongs to another API key"),
+    -5: lambda: SessionExpired("the session has expired"),
+}
 
 
 def _unavailable(
@@ -401,6 +424,7 @@ class RedisBroker(Broker):
         message: Publication,
         now: float,
         *,
+        key_id: str,
         request_id: str,
         idempotency: IdempotencyClaim | None = None,
     ) -> PublishOutcome | None:
@@ -429,15 +453,16 @@ class RedisBroker(Broker):
                 request_id,
                 "0" if idem is None else "1",
                 "" if idem is None else idem.body_sha256,
-                1 if idem is None else max(1, int(idem.ttl_seconds * 1000)),
+                key_id,
                 DATA_HEAD,
             ],
         )
         first = int(answer[0])
-        if first == -3:
-            raise IdempotencyConflict("this Idempotency-Key was used with another body")
         if first < 0:
-            return None
+            refusal = _PUBLISH_REFUSED.get(first)
+            if refusal is None:
+                return None  # fenced
+            raise refusal()
         return PublishOutcome(first, int(answer[1]), replayed=int(answer[2]) == 1)
 
     @_unavailable

@@ -17,7 +17,6 @@ from ..broker import IdempotencyClaim, PublishOutcome
 from ..errors import (
     BadRequest,
     BrokerUnavailable,
-    Forbidden,
     InvalidJSON,
     InvalidToken,
     NotFound,
@@ -200,17 +199,14 @@ async def _publish(kind: str) -> Response:
     model = PaymentRequest if kind == "publish" else ClearRequest
     request_model = validate_body(model, body, svc.settings.payload)
     claims = svc.tokens.verify(request_model.token)
-    await svc.limiter.hit("payment_per_token", claims.session_id)
-    record = await svc.hub.session(claims.session_id)
-    if record.key_id != key.id:
-        raise Forbidden("the session belongs to another API key")
-
+    session_id = claims.session_id
+    await svc.limiter.hit("payment_per_token", session_id)
+    # The session's existence, expiry and owner (404, 410, 403) are checked by the
+    # broker in the same step as the publish.
     claim = None
     if idem is not None:
-        scope = hashlib.sha256(orjson.dumps(["idem", key.id, record.session_id, idem])).hexdigest()
-        body_hash = hashlib.sha256(canonical_json(body)).hexdigest()
-        ttl = max(1.0, record.expires_at - svc.hub.clock())
-        claim = IdempotencyClaim(scope, body_hash, ttl)
+        scope = hashlib.sha256(orjson.dumps(["idem", key.id, session_id, idem])).hexdigest()
+        claim = IdempotencyClaim(scope, hashlib.sha256(canonical_json(body)).hexdigest())
 
     if isinstance(request_model, PaymentRequest):
         payload: dict[str, Any] | None = request_model.data.broadcast()
@@ -223,7 +219,7 @@ async def _publish(kind: str) -> Response:
     event = {
         "event": kind,
         "key_id": key.id,
-        "session_id": record.session_id,
+        "session_id": session_id,
         "payload_sha256": hashlib.sha256(canonical_json(audited)).hexdigest(),
         "client_ip": client_ip(),
     }
@@ -236,10 +232,10 @@ async def _publish(kind: str) -> Response:
             extra = {**event, "seq": outcome.seq, "delivered": outcome.delivered}
             audit.info(kind, extra={**extra, "outcome": "confirmed_late"})
 
-    outcome = await svc.hub.publish(record, payload, reason, idempotency=claim, on_settled=settled)
-    answer = PublishResponse(
-        sessionId=record.session_id, delivered=outcome.delivered, seq=outcome.seq
+    outcome = await svc.hub.publish(
+        session_id, key.id, payload, reason, idempotency=claim, on_settled=settled
     )
+    answer = PublishResponse(sessionId=session_id, delivered=outcome.delivered, seq=outcome.seq)
     response = Response(orjson.dumps(answer.model_dump()), status=200, content_type=JSON)
     if outcome.replayed:
         # The first request broadcast it and wrote its audit event; nothing happened now.
