@@ -22,9 +22,8 @@ from quart import Blueprint, websocket
 
 from gateway import logs
 from gateway.app import create_app
-from gateway.cli import run_loop
 from gateway.config import load_jwt_keys, load_settings
-from gateway.server import hypercorn_config, serve
+from gateway.server import hypercorn_config, run_loop, serve
 
 #: Autobahn sends messages up to 16 MiB (sections 9, 12, 13).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024

@@ -9,6 +9,8 @@ backend: tests and tools wire their own.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -108,12 +110,20 @@ def create_app(
             max_age=600,
         )
 
+    syncing: list[asyncio.Task[None]] = []
+
     @app.before_serving
     async def _start() -> None:
         await hub.start()
+        syncing.append(asyncio.create_task(metrics.sync_forever(), name="metrics-sync"))
 
     @app.after_serving
     async def _stop() -> None:
+        for task in syncing:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        syncing.clear()
         await hub.stop()
 
     access = logging.getLogger("gateway.access")

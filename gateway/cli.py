@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import re
 import secrets
 import ssl
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 from . import __version__
 from .auth.apikeys import hash_key, new_key, toml_block
@@ -233,7 +230,7 @@ def _dev_settings(settings: Settings) -> tuple[Settings, tuple[JWTKey, ...], str
 def _serve(path: Path | None, *, dev: bool) -> int:
     from . import logs
     from .app import create_app
-    from .server import serve
+    from .server import run_loop, serve
 
     settings = _load(path, dev=dev)
     api_key = None
@@ -243,7 +240,6 @@ def _serve(path: Path | None, *, dev: bool) -> int:
         keys = load_jwt_keys(settings)
     load_tls(settings)
     logs.configure(settings.logging.level, settings.logging.format)
-    app = create_app(settings, keys)
     if dev:
         base = settings.server.public_url
         print(f"dev: gateway on {base} (certificate authority: certs/dev-ca.pem)", flush=True)
@@ -255,19 +251,11 @@ def _serve(path: Path | None, *, dev: bool) -> int:
                 flush=True,
             )
         print("dev: then open the returned url, or connect a WebSocket to its wsUrl", flush=True)
+    if settings.server.worker_count > 1:
+        from .workers import run_workers
+
+        return run_workers(settings, keys)
+    app = create_app(settings, keys)
     with contextlib.suppress(KeyboardInterrupt):
         run_loop(serve(app, settings))
     return 0
-
-
-def run_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` on uvloop where it is installed (GATEWAY_LOOP=asyncio opts out)."""
-    if os.environ.get("GATEWAY_LOOP", "uvloop") != "asyncio":
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            uvloop.run(main)
-            return
-    asyncio.run(main)

@@ -9,6 +9,7 @@ live in the file: it names the environment variable or file that holds them, and
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -22,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -34,6 +36,10 @@ Scope = Literal["sessions:create", "payments:publish", "stats:read"]
 
 #: The kid of the single key from ``auth.jwt_secret_env``/``_file``.
 DEFAULT_KID = "default"
+
+
+#: The most processes ``server.workers`` may ask for.
+MAX_WORKERS = 256
 
 
 class ConfigError(Exception):
@@ -67,6 +73,21 @@ class ServerSettings(Section):
     port: int = Field(default=3001, ge=0, le=65535)
     public_url: str = "https://localhost:3001"
     ws_public_url: str | None = None
+    #: Processes serving the port: a number, or "auto" for the CPUs this process may use.
+    workers: int | str = 1
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> object:
+        if value == "auto" or (
+            type(value) is int and 1 <= value <= MAX_WORKERS  # not a bool
+        ):
+            return value
+        raise ValueError(f'must be a whole number from 1 to {MAX_WORKERS}, or "auto"')
+
+    @property
+    def worker_count(self) -> int:
+        return available_cpus() if self.workers == "auto" else int(self.workers)
 
     @model_validator(mode="after")
     def _urls(self) -> ServerSettings:
@@ -307,6 +328,33 @@ class Settings(Section):
     def issuer(self) -> str:
         return self.auth.issuer or self.server.public_url
 
+    @model_validator(mode="after")
+    def _workers_share_a_broker(self) -> Settings:
+        count = self.server.worker_count
+        if count > 1 and self.broker.url == "memory://":
+            raise ValueError(
+                f"server.workers: {count} workers need a shared broker (broker.url = "
+                '"redis://..."): with memory:// each worker would keep its own sessions, '
+                "and a viewer connected to one would never see a publish made on another"
+            )
+        return self
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask, capped by a cgroup v2 CPU
+    quota (``cpu.max``, what a container's ``--cpus`` sets), rounded up."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
 
 def origin_of(url: str) -> str:
     """The serialized origin of ``url``: ``scheme://host[:port]``, default port left out."""
@@ -349,6 +397,8 @@ def parse_settings(data: dict[str, object], *, source: str = "config") -> Settin
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        if not loc:  # a rule across sections: its message names the keys
+            raise ConfigError(f"{source}: {msg}") from None
         raise ConfigError(f"{source}: {_dotted(loc)}: {msg}") from None
 
 

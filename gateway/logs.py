@@ -113,9 +113,23 @@ def loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, A
     loop.default_exception_handler(context)
 
 
-def configure(level: str = "INFO", fmt: str = "json") -> None:
+class WorkerFilter(logging.Filter):
+    """Tags every record with the worker that wrote it (``server.workers`` > 1)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self.index
+        return True
+
+
+def configure(level: str = "INFO", fmt: str = "json", *, worker: int | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
+    if worker is not None:
+        handler.addFilter(WorkerFilter(worker))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

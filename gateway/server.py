@@ -17,12 +17,15 @@ import logging
 import os
 import signal
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from hypercorn.asyncio import serve as hypercorn_serve
-from hypercorn.config import Config
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
 from hypercorn.middleware import ProxyFixMiddleware
+from hypercorn.utils import wrap_app
 
 from .config import Settings
 from .hypercorn_patches import DEFAULT_CLOSE_TIMEOUT_SECONDS, patch_hypercorn
@@ -156,25 +159,56 @@ async def trim_heap_forever(interval: float = HEAP_TRIM_SECONDS) -> None:
 
 
 async def serve(
-    app: GatewayApp, settings: Settings, *, config: GatewayConfig | None = None
+    app: GatewayApp,
+    settings: Settings,
+    *,
+    config: GatewayConfig | None = None,
+    sockets: Sockets | None = None,
+    metrics_sockets: Sockets | None = None,
 ) -> None:
     """Run ``app`` until SIGTERM/SIGINT, then drain and return.
 
     ``config`` replaces :func:`hypercorn_config`'s (the conformance launcher serves the
-    same stack with the limits its suite needs).
+    same stack with the limits its suite needs). ``sockets`` and ``metrics_sockets``
+    are listening sockets bound by a parent process (gateway.workers); without them
+    Hypercorn binds ``server.host:server.port`` and ``metrics.bind`` itself.
     """
     patch_hypercorn()
     tune_gc()
     trimmer = asyncio.ensure_future(trim_heap_forever())
     try:
-        await _serve(app, settings, config)
+        await _serve(app, settings, config, Listeners(sockets, metrics_sockets))
     finally:
         trimmer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await trimmer
 
 
-async def _serve(app: GatewayApp, settings: Settings, config: GatewayConfig | None) -> None:
+@dataclass(frozen=True)
+class Listeners:
+    """Sockets bound by a parent process, or None where Hypercorn binds its own."""
+
+    main: Sockets | None = None
+    metrics: Sockets | None = None
+
+
+def _hypercorn(
+    app: Any, config: Config, sockets: Sockets | None, trigger: Callable[[], Awaitable[Any]]
+) -> Awaitable[None]:
+    """Hypercorn's ``serve``, on ``sockets`` when a parent bound them."""
+    if sockets is None:
+        return hypercorn_serve(app, config, shutdown_trigger=trigger)
+    return worker_serve(
+        wrap_app(app, config.wsgi_max_body_size, None),
+        config,
+        sockets=sockets,
+        shutdown_trigger=trigger,
+    )
+
+
+async def _serve(
+    app: GatewayApp, settings: Settings, config: GatewayConfig | None, listeners: Listeners
+) -> None:
     services = app.services
     hub = services.hub
     stop = asyncio.Event()
@@ -201,12 +235,11 @@ async def _serve(app: GatewayApp, settings: Settings, config: GatewayConfig | No
             "public_url": settings.server.public_url,
         },
     )
-    kwargs: dict[str, Any] = {"shutdown_trigger": shutdown_trigger}
     hops = settings.proxy.trusted_hops
     # With trusted proxies, the client address is the one `hops` entries from the right
     # of X-Forwarded-For; without, the header is ignored and the socket peer stands.
     asgi: Any = ProxyFixMiddleware(app, mode="legacy", trusted_hops=hops) if hops else app
-    servers = [hypercorn_serve(asgi, config, **kwargs)]
+    servers = [_hypercorn(asgi, config, listeners.main, shutdown_trigger)]
     if settings.metrics.bind is not None:
         # A second, plain-HTTP listener for the scraper only; it stops with the main one.
         metrics_config = Config()
@@ -215,9 +248,7 @@ async def _serve(app: GatewayApp, settings: Settings, config: GatewayConfig | No
         metrics_config.include_server_header = False
         metrics_config.errorlog = logging.getLogger("hypercorn.error")
         servers.append(
-            hypercorn_serve(
-                metrics_app(services.metrics), metrics_config, shutdown_trigger=stop.wait
-            )
+            _hypercorn(metrics_app(services.metrics), metrics_config, listeners.metrics, stop.wait)
         )
         log.info("metrics", extra={"event": "metrics_listening", "bind": settings.metrics.bind})
     running: asyncio.Future[list[Any]] = asyncio.ensure_future(
@@ -270,3 +301,16 @@ def metrics_app(metrics: Metrics) -> Any:
         await send({"type": "http.response.body", "body": body})
 
     return app
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it is installed (GATEWAY_LOOP=asyncio opts out)."""
+    if os.environ.get("GATEWAY_LOOP", "uvloop") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)

@@ -27,7 +27,7 @@ LEAVES = (
 )
 #: The layers from the top down; a module may import its own layer or lower ones.
 LAYERS = (
-    ("gateway.cli", "gateway.__main__"),
+    ("gateway.cli", "gateway.__main__", "gateway.workers"),
     ("gateway.app", "gateway.server"),
     ("gateway.transport",),
     ("gateway.hub",),
@@ -169,6 +169,7 @@ def test_nothing_imports_the_cli_but_main() -> None:
 
 
 def test_no_module_imports_the_app_factory_but_the_cli() -> None:
-    """create_app is wired in one place and called from the CLI (and tests), not from below."""
+    """create_app is wired in one place and called from the CLI or the worker processes
+    it starts (and tests), not from below."""
     importers = {src for src, dst in edges() if dst == "gateway.app"}
-    assert importers <= {"gateway.cli"}
+    assert importers <= {"gateway.cli", "gateway.workers"}

@@ -16,6 +16,7 @@ def test_cluster_config_is_valid_and_uses_redis() -> None:
     settings = parse_settings(tomllib.loads((REPO / "deploy/cluster.toml").read_text()))
     assert settings.broker.url.startswith("redis://")
     assert settings.server.host == "0.0.0.0"  # noqa: S104 (a container listens on all)
+    assert settings.server.workers == "auto"  # one worker per CPU the container is given
 
 
 def test_compose_runs_two_instances_on_one_redis() -> None:
@@ -26,6 +27,8 @@ def test_compose_runs_two_instances_on_one_redis() -> None:
     assert re.search(r"^  gateway-b:", text, re.M)
     for mount in re.findall(r"- \./([\w./-]+):", text):
         assert (REPO / mount).exists() or mount == "certs", mount
+    # A read-only root needs a writable /tmp for several workers (gateway.workers).
+    assert "tmpfs: [/tmp]" in text
     # The secret is passed through from the environment, never written in the file.
     assert re.findall(r"GATEWAY_JWT_SECRET: (.*)", text) == [
         "${GATEWAY_JWT_SECRET:?set GATEWAY_JWT_SECRET (at least 32 bytes)}"

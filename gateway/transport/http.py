@@ -306,11 +306,12 @@ async def stats() -> Response:
     authenticate(svc, "stats:read")
     hub = svc.hub
     sessions = await hub.count_sessions()
+    totals = svc.metrics.totals()  # every worker's, when there are several
     body = StatsResponse(
         sessions=sessions,
-        connections=hub.connections,
-        published=hub.published,
-        delivered=hub.delivered,
+        connections=totals.connections,
+        published=totals.published,
+        delivered=totals.delivered,
         uptimeSeconds=round(hub.clock() - hub.started_at, 3),
     )
     return json_response(body.model_dump())
