@@ -14,6 +14,10 @@ stopped by its PID afterwards (SIGTERM, SIGKILL after 10 s):
   key (all three scopes), JWT tokens, strict validation and rate limiting all on, only
   the caps the loads would hit raised (as ../shared/bench/gateway.bench.toml does).
   ``BENCH_TLS=0``: plain HTTP/WS, as behind a TLS-terminating proxy.
+- ``gateway-redis``: the same gateway on a Redis broker (a ``redis-server`` this script
+  starts on a free port and empties before each run): the multi-instance mode, so its
+  cost beside the memory broker is measured every time. ``gateway-redis-w2`` (not in
+  the default set): the same with ``server.workers = 2``.
 - ``baseline``: bench/baseline.py, the same API on the bare ``websockets`` server.
 
 Round 1 starts with ``correctness`` against each target. Then every scenario runs
@@ -32,6 +36,7 @@ import os
 import platform
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -56,7 +61,10 @@ import procstat  # noqa: E402  (found through the paths above)
 
 from gateway.auth.apikeys import hash_key, new_key  # noqa: E402
 
-TARGETS = ("gateway", "baseline")
+TARGETS = ("gateway", "gateway-redis", "gateway-redis-w2", "baseline")
+DEFAULT_TARGETS = ("gateway", "gateway-redis", "baseline")
+#: Gateway targets: (on Redis, workers).
+GATEWAYS = {"gateway": (False, 1), "gateway-redis": (True, 1), "gateway-redis-w2": (True, 2)}
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 RUN_TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "900"))
@@ -108,8 +116,16 @@ def free_port() -> int:
         return port
 
 
-def render_gateway_config(port: int, base: str, certs: Path | None, key_sha256: str) -> str:
+def render_gateway_config(
+    port: int,
+    base: str,
+    certs: Path | None,
+    key_sha256: str,
+    broker_url: str | None = None,
+    workers: int = 1,
+) -> str:
     """The bench config: SPEC §7 keys only, every protection on, the caps above the loads."""
+    broker = f'\n[broker]\nurl = "{broker_url}"\n' if broker_url else ""
     tls = (
         f'[tls]\ncertfile = "{certs / "dev-cert.pem"}"\nkeyfile = "{certs / "dev-key.pem"}"\n\n'
         if certs
@@ -122,6 +138,7 @@ def render_gateway_config(port: int, base: str, certs: Path | None, key_sha256: 
 host = "127.0.0.1"
 port = {port}
 public_url = "{base}"
+workers = {workers}
 
 {tls}[[auth.api_keys]]
 id = "bench"
@@ -140,7 +157,41 @@ ws_connect_per_ip = "1000000/minute"
 # throughput: thousands of publishes/s from one address, up to ~60/s per token
 payment_per_ip = "10000000/minute"
 payment_per_token = "1000000/minute"
-"""
+{broker}"""
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` on a free port, nothing kept on disk."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+        self.proc = subprocess.Popen(  # noqa: S603
+            ["redis-server", *args, "no", "--dir", str(workdir)],  # noqa: S607
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.flush():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def flush(self) -> bool:
+        """Empty it (each run starts from nothing); False while it does not answer."""
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", self.port), 1) as s,
+        ):
+            s.sendall(b"FLUSHALL\r\n")
+            return s.recv(16).startswith(b"+OK")
+        return False
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
 
 
 @dataclass
@@ -226,7 +277,10 @@ class Targets:
         self.api_key = new_key()
         self.jwt_secret = secrets.token_urlsafe(48)
         self.certs: Path | None = None
-        if tls and "gateway" in names:
+        self.redis: RedisServer | None = None
+        if any(GATEWAYS.get(name, (False, 1))[0] for name in names):
+            self.redis = RedisServer(workdir)
+        if tls and any(name in GATEWAYS for name in names):
             self.certs = workdir / "certs"
             gateway_cmd = self.gateway_command()
             subprocess.run(  # noqa: S603
@@ -250,13 +304,24 @@ class Targets:
             "GATEWAY_JWT_SECRET": self.jwt_secret,
         }
 
+    def close(self) -> None:
+        if self.redis is not None:
+            self.redis.stop()
+
     def server(self, target: str) -> Server:
         port = free_port()
-        if target == "gateway":
+        if target in GATEWAYS:
+            on_redis, workers = GATEWAYS[target]
+            broker = None
+            if on_redis:
+                assert self.redis is not None
+                self.redis.flush()
+                broker = self.redis.url
             scheme = "https" if self.tls else "http"
             base = f"{scheme}://127.0.0.1:{port}"
             config = self.workdir / f"gateway-{port}.toml"
-            config.write_text(render_gateway_config(port, base, self.certs, hash_key(self.api_key)))
+            key = hash_key(self.api_key)
+            config.write_text(render_gateway_config(port, base, self.certs, key, broker, workers))
             command = [*self.gateway_command(), "serve", "--config", str(config)]
             cafile = self.certs / "dev-ca.pem" if self.certs else None
             return Server(target, command, self.gateway_env(), self.workdir, base, port, cafile)
@@ -268,7 +333,7 @@ class Targets:
         opts = ["--base", server.base]
         if server.cafile:
             opts += ["--cacert", str(server.cafile)]
-        if server.target == "gateway":
+        if server.target in GATEWAYS:
             opts += ["--api-key", self.api_key]
         return opts
 
@@ -437,6 +502,22 @@ def ratios(med: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, flo
     return out
 
 
+def gateway_ratios(med: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    """scenario -> "<target> ÷ <reference>" -> ratio of publishes (throughput) or
+    deliveries per second: Redis beside memory, two workers beside one."""
+    pairs = (("gateway-redis", "gateway"), ("gateway-redis-w2", "gateway-redis"))
+    out: dict[str, dict[str, float]] = {}
+    for scenario, by_target in med.items():
+        figure = "publishesPerSec" if scenario == "throughput" else "deliveriesPerSec"
+        for target, reference in pairs:
+            t, r = by_target.get(target, {}), by_target.get(reference, {})
+            if _is_number(t.get(figure)) and _is_number(r.get(figure)) and r[figure]:
+                out.setdefault(scenario, {})[f"{target} ÷ {reference}"] = round(
+                    t[figure] / r[figure], 2
+                )
+    return out
+
+
 # ------------------------------------------------------------------------ table
 
 
@@ -452,7 +533,9 @@ def render_table(
     rat: dict[str, dict[str, float]],
     tot: dict[str, dict[str, dict[str, int]]],
     targets: Sequence[str],
+    gat: dict[str, dict[str, float]] | None = None,
 ) -> str:
+    gat = gat or {}
     head = [
         "scenario",
         "target",
@@ -475,8 +558,19 @@ def render_table(
                 continue
             lost = tot.get(sc.key, {}).get(target, {}).get("lost")
             r = rat.get(sc.key, {})
+            versus = next(
+                (
+                    f"{v}× {k.split(' ÷ ')[1]}"
+                    for k, v in gat.get(sc.key, {}).items()
+                    if k.startswith(target + " ÷")
+                ),
+                "",
+            )
             if target != "gateway" or not r:
-                ratio = ""
+                ratio = (
+                    versus
+                    and f"{'publishes' if sc.key == 'throughput' else 'deliveries'}/s {versus}"
+                )
             elif sc.key == "connections":
                 ratio = f"KiB/conn {r.get('kibPerConnection', '-')}×, connects/s "
                 ratio += f"{r.get('connectPerSec', '-')}×"
@@ -547,7 +641,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--quick", action="store_true", help="1 round, 2 s scenarios, 500 idle")
     parser.add_argument("--rounds", type=int, help="rounds (default 3, 1 with --quick)")
     parser.add_argument(
-        "--targets", default=",".join(TARGETS), help="comma-separated: gateway,baseline"
+        "--targets",
+        default=",".join(DEFAULT_TARGETS),
+        help=f"comma-separated, of {','.join(TARGETS)}",
     )
     parser.add_argument("--only", help="comma-separated scenario keys of the set to run")
     parser.add_argument("--no-correctness", action="store_true", help="skip correctness")
@@ -568,6 +664,10 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     opt, custom = parse_args(sys.argv[1:] if argv is None else argv)
     tls = os.environ.get("BENCH_TLS", "1") != "0"
+    on_redis = [t for t in opt.target_list if GATEWAYS.get(t, (False, 1))[0]]
+    if on_redis and shutil.which("redis-server") is None:
+        log(f"redis-server is not on PATH: {', '.join(on_redis)} left out")
+        opt.target_list = [t for t in opt.target_list if t not in on_redis]
     if custom:
         scenarios = [Scenario(f"custom-{custom[0]}", " ".join(custom), tuple(custom))]
     else:
@@ -600,9 +700,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         bench.run(target, sc, round_no)
         finally:
             bench.finish_stops()
+            targets.close()
     runs = bench.runs
     med = medians(runs)
     rat = ratios(med)
+    gat = gateway_ratios(med)
     tot = totals(runs)
     checks = {
         r["target"]: {
@@ -641,6 +743,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "correctness": checks,
         "medians": med,
         "ratios": rat,
+        "gatewayRatios": gat,
         "totals": tot,
         "problems": problems,
         "runs": runs,
@@ -651,7 +754,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     what = "TLS" if tls else "no TLS (BENCH_TLS=0)"
     rounds = f"{opt.rounds} round{'s' if opt.rounds > 1 else ''}"
     names = " vs ".join(
-        f"gateway ({what}, rev {result['rev']})" if t == "gateway" else t for t in opt.target_list
+        f"{t} ({what}, rev {result['rev']})" if t in GATEWAYS else t for t in opt.target_list
     )
     print(
         f"{names}; medians of {rounds}; "
@@ -659,7 +762,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for target, c in checks.items():
         print(f"correctness {target}: {c['passed']}/{c['checks']} {'ok' if c['ok'] else 'FAILED'}")
-    print(render_table(scenarios, med, rat, tot, opt.target_list))
+    print(render_table(scenarios, med, rat, tot, opt.target_list, gat))
     for p in problems:
         print(f"problem: {p}")
     print(f"results: {path} ({result['elapsedSecs']} s)")

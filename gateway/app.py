@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-import uuid
 
 from quart import Response, g, request
 from quart_cors import cors
@@ -140,7 +140,7 @@ def create_app(
     @app.before_request
     async def _start_timer() -> None:
         g.started = time.perf_counter()
-        g.request_id = uuid.uuid4().hex
+        g.request_id = os.urandom(16).hex()
         if request.http_version not in ("1.0", "1.1"):
             # HTTP/1.1 only (hypercorn_patches): `PRI * HTTP/2.0` reaches here as a request.
             raise HTTP11Only("this gateway speaks HTTP/1.1 only")

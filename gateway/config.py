@@ -340,7 +340,11 @@ class Settings(Section):
         return self
 
 
-def available_cpus() -> int:
+#: Where cgroup v2 keeps the CPU quota of this process's container.
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def available_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
     """The CPUs this process may run on: its affinity mask, capped by a cgroup v2 CPU
     quota (``cpu.max``, what a container's ``--cpus`` sets), rounded up."""
     try:
@@ -348,7 +352,7 @@ def available_cpus() -> int:
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        quota, period = cpu_max.read_text().split()[:2]
         if quota != "max":
             cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
     except (OSError, ValueError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections import deque
@@ -227,6 +228,8 @@ class Hub:
     # --- broker calls, bounded by broker.timeout_seconds ----------------------
 
     async def _call(self, coro: Any) -> Any:
+        if self.broker.in_process:
+            return await coro  # nothing to wait for: no timer per call
         try:
             async with asyncio.timeout(self._timeout):
                 return await coro
@@ -305,7 +308,7 @@ class Hub:
             else wire.payment_cleared(reason, now)
         )
         message = Publication(numbered, self.settings.sessions.data_linger_seconds)
-        request_id = uuid.uuid4().hex
+        request_id = os.urandom(16).hex()
         publishing = self.broker.publish(
             sid,
             message,

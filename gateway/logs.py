@@ -52,15 +52,28 @@ def redact_path(path: str, words: frozenset[str]) -> str:
 
 
 class JSONFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        #: The formatted time up to the second, and the second it is for: most
+        #: records of a busy second share it (two per publish).
+        self._second: tuple[int, str] = (-1, "")
+
+    def _time(self, created: float) -> str:
+        second = int(created)
+        if self._second[0] != second:
+            stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, stamp)
+        millis = min(999, int((created - second) * 1000))
+        return f"{self._second[1]}.{millis:03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
-            "event": getattr(record, "event", None) or record.getMessage(),
-            "message": record.getMessage(),
+            "event": getattr(record, "event", None) or message,
+            "message": message,
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key != "event":

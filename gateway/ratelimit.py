@@ -57,6 +57,8 @@ class RateLimiter:
         self._timeout = timeout
         self._items = {rule: limits.parse(getattr(settings, rule)) for rule in RULES}
         shared = storage or MemoryStorage()
+        #: A Redis storage is bounded by a timeout and retried once; memory is not.
+        self._remote = storage is not None
         self._shared_exact = MovingWindowRateLimiter(shared)
         self._shared_counter = SlidingWindowCounterRateLimiter(shared)
         self._local = MovingWindowRateLimiter(MemoryStorage())
@@ -88,8 +90,11 @@ class RateLimiter:
         """A call to the shared storage: a Redis that fails or hangs becomes a 503.
 
         One retry on a connection error: after a Redis restart the first command on
-        each pooled connection fails, and the retry reconnects.
+        each pooled connection fails, and the retry reconnects. The in-process storage
+        needs neither (and no timer per hit).
         """
+        if not self._remote:
+            return await call()
         try:
             async with asyncio.timeout(self._timeout):
                 for attempt in (1, 2):

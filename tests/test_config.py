@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from gateway.config import (
     DEFAULT_KID,
     ConfigError,
     Settings,
+    available_cpus,
     is_loopback,
     load_jwt_keys,
     load_settings,
@@ -570,3 +572,44 @@ def test_broker_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.broker.connect_url() == "rediss://gw:p%40ss%3Aword@redis.internal:6380/0"
     inline = parse_settings({"broker": {"url": "redis://:hunter2@10.0.0.9:6379/0"}})
     assert "hunter2" not in inline.broker.redacted_url
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [
+        ("max 100000\n", None),  # no quota: the affinity mask decides
+        ("100000 100000\n", 1),  # --cpus 1
+        ("150000 100000\n", 2),  # --cpus 1.5 rounds up
+        ("5000 100000\n", 1),  # a sliver of a CPU is still one worker
+        ("garbage\n", None),
+    ],
+)
+def test_auto_workers_follow_the_container_cpu_quota(
+    tmp_path: Path, cpu_max: str, expected: int | None
+) -> None:
+    """workers = "auto" is the affinity mask's CPUs, capped by cgroup v2's cpu.max."""
+    path = tmp_path / "cpu.max"
+    path.write_text(cpu_max)
+    cpus = len(os.sched_getaffinity(0))
+    assert available_cpus(path) == (cpus if expected is None else min(cpus, expected))
+    assert available_cpus(tmp_path / "missing") == cpus
+
+
+@pytest.mark.parametrize(
+    ("workers", "message"),
+    [
+        (0, 'must be a whole number from 1 to 256, or "auto"'),
+        (257, 'must be a whole number from 1 to 256, or "auto"'),
+        (True, 'must be a whole number from 1 to 256, or "auto"'),
+        (1.5, 'must be a whole number from 1 to 256, or "auto"'),
+        ("many", 'must be a whole number from 1 to 256, or "auto"'),
+        (2, "2 workers need a shared broker"),
+    ],
+)
+def test_workers_are_validated(workers: object, message: str) -> None:
+    """server.workers: 1-256 or "auto"; more than one only with a shared broker."""
+    with pytest.raises(ConfigError, match=r"server\.workers") as caught:
+        parse_settings({"server": {"workers": workers}})
+    assert message in str(caught.value)
+    shared = parse_settings({"server": {"workers": 2}, "broker": {"url": "redis://r:6379/0"}})
+    assert shared.server.worker_count == 2

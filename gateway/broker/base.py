@@ -79,6 +79,9 @@ class Broker(ABC):
 
     #: A short name for /health and logs ("memory", "redis").
     name: str
+    #: Whether every call completes in this process without waiting on a network:
+    #: the hub then spares it the timeout a remote broker needs.
+    in_process: bool = False
 
     @abstractmethod
     async def start(

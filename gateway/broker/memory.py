@@ -22,6 +22,7 @@ from .base import (
 
 class MemoryBroker(Broker):
     name = "memory"
+    in_process = True
 
     def __init__(self) -> None:
         self._sessions: dict[str, SessionRecord] = {}
