@@ -18,12 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from .gatewayproc import (
     Gateway,
     RedisServer,
+    free_port,
     new_session_on,
     payment,
     post_payment_to,
@@ -107,6 +109,30 @@ async def test_two_workers_share_the_port_the_sessions_and_the_counts(
 
 async def _equals(value: Any, expected: float) -> bool:
     return bool(await value == expected)
+
+
+async def test_the_metrics_port_is_shared_by_the_workers_too(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """With metrics.bind, each worker serves the scraper's port as well, and whichever
+    answers counts every worker's requests."""
+    bind = f"127.0.0.1:{free_port()}"
+    gw = start_gateway(shared(redis_server(), server=TWO, metrics={"bind": bind}))
+    for _ in range(6):
+        await new_session_on(gw)
+
+    async def scraped() -> float:
+        async with httpx.AsyncClient(timeout=10) as client:
+            text = (await client.get(f"http://{bind}/metrics")).text
+        for line in text.splitlines():
+            if line.startswith("gateway_http_request_duration_seconds_count") and (
+                'route="/api/token/generate"' in line
+            ):
+                return float(line.split()[1])
+        return 0.0
+
+    for _ in range(4):  # each scrape on a new connection: either worker may answer
+        assert await eventually(lambda: _equals(scraped(), 6.0))
 
 
 async def test_sigterm_drains_every_worker_within_ten_seconds(
