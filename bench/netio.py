@@ -109,6 +109,8 @@ class _HttpConn(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
         self.reusable = True
+        #: When it went back to the pool (loop time).
+        self.idle_since = 0.0
         self._head: tuple[int, int | None, bool] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -231,6 +233,12 @@ class _HttpConn(asyncio.Protocol):
             self.transport.close()
 
 
+#: An idle connection older than this is closed rather than reused: servers close idle
+#: keep-alive connections after about 5 s (Hypercorn, Node), and a request sent just
+#: as they do fails with "closed by the server" (browsers and httpx expire them too).
+IDLE_REUSE_SECONDS = 2.0
+
+
 class HttpPool:
     """At most ``size`` keep-alive connections to one server."""
 
@@ -255,11 +263,13 @@ class HttpPool:
         data = self.request_bytes(method, path, body)
         async with self._sem:
             conn = None
+            now = asyncio.get_running_loop().time()
             while self._idle:
                 candidate = self._idle.pop()
-                if not candidate.closed:
+                if not candidate.closed and now - candidate.idle_since < IDLE_REUSE_SECONDS:
                     conn = candidate
                     break
+                candidate.close()
                 self._all.discard(candidate)
             if conn is None:
                 try:
@@ -275,6 +285,7 @@ class HttpPool:
                     conn.close()
                     self._all.discard(conn)
                 else:
+                    conn.idle_since = asyncio.get_running_loop().time()
                     self._idle.append(conn)
 
     async def json(self, method: str, path: str, body: Any = None) -> tuple[int, Any, bytes]:
