@@ -535,13 +535,7 @@ def render_table(results: list[RunResult], opt: argparse.Namespace) -> str:
                 "" if idle is None else f"{idle:,.1f}",
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = []
-    for n, row in enumerate(rows):
-        lines.append(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if n == 0:
-            lines.append("-+-".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return bench_run.text_table(rows)
 
 
 def to_json(results: list[RunResult], opt: argparse.Namespace, started: datetime) -> dict[str, Any]:

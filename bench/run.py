@@ -594,7 +594,12 @@ def render_table(
                     ratio,
                 ]
             )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return text_table(rows)
+
+
+def text_table(rows: list[list[str]]) -> str:
+    """Left-aligned columns separated by ``|``, a rule under the first row (the head)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
         lines.append(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
