@@ -58,10 +58,17 @@ def create_app(
     keys = jwt_keys if jwt_keys is not None else load_jwt_keys(settings)
     timeout = settings.broker.timeout_seconds
     broker_url = settings.broker.connect_url()
+    sentinel_password = settings.broker.sentinel_password()
     if broker is None:
-        broker = create_broker(broker_url, timeout_seconds=timeout)
+        broker = create_broker(
+            broker_url,
+            timeout_seconds=timeout,
+            sentinel_password=sentinel_password,
+            min_replicas_acked=settings.broker.min_replicas_acked,
+        )
     hub = Hub(settings, broker)
-    limiter = RateLimiter(settings.rate_limits, storage_for(broker_url, timeout), timeout=timeout)
+    storage = storage_for(broker_url, timeout, sentinel_password=sentinel_password)
+    limiter = RateLimiter(settings.rate_limits, storage, timeout=timeout)
     metrics = Metrics(hub, limiter)
 
     app = GatewayApp("gateway", static_folder=None)

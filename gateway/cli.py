@@ -142,6 +142,7 @@ def _check_config(path: Path | None, *, allow_insecure: bool) -> int:
     keys = load_jwt_keys(settings)
     load_tls(settings)
     settings.broker.connect_url()  # a missing broker.password_env variable stops serve too
+    settings.broker.sentinel_password()
     findings = review(settings)
     print(describe_policy(settings, keys))
     for line in findings.warnings:
@@ -186,7 +187,12 @@ def describe_policy(settings: Settings, keys: tuple[JWTKey, ...]) -> str:
         f"token/key {rl.token_generate_per_key}, payment/ip {rl.payment_per_ip}, payment/token "
         f"{rl.payment_per_token}, connect/ip {rl.ws_connect_per_ip}, messages/connection "
         f"{rl.ws_messages_per_connection}",
-        f"  broker            {s.broker.redacted_url} (timeout {s.broker.timeout_seconds:g} s)",
+        f"  broker            {s.broker.redacted_url} (timeout {s.broker.timeout_seconds:g} s"
+        + (
+            f", {s.broker.min_replicas_acked} replica(s) acknowledge each write)"
+            if s.broker.min_replicas_acked
+            else ")"
+        ),
         "  API keys",
     ]
     for key in s.auth.api_keys:

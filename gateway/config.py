@@ -12,9 +12,10 @@ import ipaddress
 import math
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import limits
 from pydantic import (
@@ -251,11 +252,111 @@ class WebSocketSettings(Section):
         return self
 
 
+#: Sentinel's own port, when a host in a ``redis+sentinel://`` URL names none.
+SENTINEL_PORT = 26379
+
+
+@dataclass(frozen=True, slots=True)
+class SentinelURL:
+    """A ``redis+sentinel://[user[:password]@]host[:port],.../<service>[/<db>]`` URL, parsed.
+
+    The Sentinels are asked where the master of ``service`` is; data, pub/sub and the
+    rate limit storage all connect to that master (``rediss+sentinel://``: over TLS,
+    the Sentinels included).
+    """
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int
+    tls: bool
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> SentinelURL:
+        """Parse ``url``; the ValueError names the part that is wrong."""
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme not in ("redis+sentinel", "rediss+sentinel"):
+            raise ValueError(f"{scheme!r} is not redis+sentinel or rediss+sentinel")
+        location, _, path = rest.partition("/")
+        if "?" in path or "#" in path:
+            raise ValueError("a Sentinel URL takes no query or fragment")
+        userinfo, at, hosts = location.rpartition("@")
+        username = password = None
+        if at:
+            user, colon, secret = userinfo.partition(":")
+            username = unquote(user) or None
+            password = unquote(secret) if colon else None
+        sentinels = tuple(_sentinel_host(h) for h in hosts.split(","))
+        service, _, db = path.partition("/")
+        if not service:
+            raise ValueError(
+                "the service name is missing: redis+sentinel://host:26379,.../<service>/<db>"
+            )
+        if "/" in db or (db and not db.isdigit()):
+            raise ValueError(f"the database {db!r} is not a number (…/<service>/<db>)")
+        return cls(
+            sentinels,
+            unquote(service),
+            int(db or 0),
+            scheme.startswith("rediss"),
+            username,
+            password,
+        )
+
+
+def _sentinel_host(text: str) -> tuple[str, int]:
+    if not text:
+        raise ValueError("a Sentinel host is empty (host1:26379,host2:26379)")
+    if text.startswith("["):  # [IPv6]:port
+        host, bracket, port = text[1:].partition("]")
+        if not bracket or (port and not port.startswith(":")):
+            raise ValueError(f"the Sentinel host {text!r} is not [address]:port")
+        port = port[1:]
+    else:
+        host, _, port = text.partition(":")
+    if not host:
+        raise ValueError(f"the Sentinel host {text!r} has no name")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"the Sentinel port in {text!r} is not a port number")
+    return host, int(port or SENTINEL_PORT)
+
+
+def is_sentinel_url(url: str) -> bool:
+    return url.startswith(("redis+sentinel://", "rediss+sentinel://"))
+
+
 class BrokerSettings(Section):
-    url: str = Field(default="memory://", pattern=r"^(memory://|rediss?://[^\s]+)$")
+    url: str = Field(
+        default="memory://",
+        pattern=r"^(memory://|rediss?(\+sentinel)?://[^\s]+)$",
+    )
     timeout_seconds: float = Field(default=2, gt=0, le=60)
     #: Environment variable holding the Redis password (never written in the URL here).
     password_env: str | None = None
+    #: Environment variable holding the Sentinels' own password (``redis+sentinel://``).
+    sentinel_password_env: str | None = None
+    #: Replicas that must acknowledge a session, publish or clear before it is answered
+    #: (Redis ``WAIT``); 0 answers once the master has it.
+    min_replicas_acked: int = Field(default=0, ge=0, le=16)
+
+    @field_validator("url")
+    @classmethod
+    def _sentinel_url(cls, url: str) -> str:
+        if is_sentinel_url(url):
+            SentinelURL.parse(url)
+        return url
+
+    @model_validator(mode="after")
+    def _needs_redis(self) -> BrokerSettings:
+        if self.url == "memory://" and self.min_replicas_acked:
+            raise ValueError(
+                f"min_replicas_acked = {self.min_replicas_acked}: memory:// has no "
+                'replicas (it needs url = "redis+sentinel://..." or "redis://...")'
+            )
+        if self.sentinel_password_env is not None and not is_sentinel_url(self.url):
+            raise ValueError("sentinel_password_env is set but url is not a Sentinel URL")
+        return self
 
     @property
     def redacted_url(self) -> str:
@@ -268,22 +369,33 @@ class BrokerSettings(Section):
         """The URL to connect with: the password from ``password_env`` spliced in."""
         if self.password_env is None:
             return self.url
-        password = os.environ.get(self.password_env)
-        if password is None:
-            raise ConfigError(
-                f"broker.password_env: environment variable {self.password_env} is not set"
-            )
-        return _with_password(self.url, quote(password, safe=""))
+        return _with_password(
+            self.url, quote(_from_env("broker.password_env", self.password_env), safe="")
+        )
+
+    def sentinel_password(self) -> str | None:
+        """The Sentinels' password, from ``sentinel_password_env``."""
+        if self.sentinel_password_env is None:
+            return None
+        return _from_env("broker.sentinel_password_env", self.sentinel_password_env)
+
+
+def _from_env(key: str, name: str) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        raise ConfigError(f"{key}: environment variable {name} is not set")
+    return value
 
 
 def _with_password(url: str, password: str) -> str:
-    """``url`` with ``password`` (already URL-encoded) as the password of its userinfo."""
+    """``url`` with ``password`` (already URL-encoded) as the password of its userinfo.
+
+    The host part is kept as written, so a Sentinel URL's list of hosts survives.
+    """
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{password}@{host}{port}"))
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{hosts}"))
 
 
 class ViewerSettings(Section):

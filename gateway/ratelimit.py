@@ -21,18 +21,22 @@ import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import limits
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisSentinelStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 from limits.aio.strategies import RateLimiter as Strategy
 from limits.storage import storage_from_string
 
-from .config import RateLimitSettings
+from .config import RateLimitSettings, SentinelURL, is_sentinel_url
 from .errors import BrokerUnavailable, RateLimited
 
 T = TypeVar("T")
+
+#: Pauses between tries of a shared storage that failed (as the Redis broker retries).
+RETRY_FIRST_SECONDS = 0.05
+RETRY_MAX_SECONDS = 0.5
 
 RULES = (
     "token_generate_per_ip",
@@ -89,22 +93,29 @@ class RateLimiter:
     async def _shared_call(self, call: Callable[[], Awaitable[T]]) -> T:
         """A call to the shared storage: a Redis that fails or hangs becomes a 503.
 
-        One retry on a connection error: after a Redis restart the first command on
-        each pooled connection fails, and the retry reconnects. The in-process storage
+        Retried on connection errors until ``broker.timeout_seconds``: after a Redis
+        restart the first command on each pooled connection fails, and after a
+        failover a connection to the demoted master does. The in-process storage
         needs neither (and no timer per hit).
         """
         if not self._remote:
             return await call()
+        last: Exception | None = None
         try:
             async with asyncio.timeout(self._timeout):
-                for attempt in (1, 2):
+                delay = RETRY_FIRST_SECONDS
+                while True:
                     try:
                         return await call()
                     except Exception as exc:
-                        if attempt == 2 or not _is_storage_error(exc):
+                        if not _is_storage_error(exc):
                             raise
-            raise AssertionError("unreachable")
+                        last = exc
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
         except TimeoutError:
+            if last is not None:
+                raise BrokerUnavailable("the rate limit storage is unreachable") from last
             raise BrokerUnavailable("the rate limit storage did not answer in time") from None
         except Exception as exc:
             if _is_storage_error(exc):
@@ -120,16 +131,40 @@ class RateLimiter:
         return str(next(self._connections))
 
 
-def storage_for(broker_url: str, timeout: float) -> Storage | None:
-    """Shared storage for the HTTP and connect limits: the broker's Redis, if any."""
-    if not broker_url.startswith(("redis://", "rediss://")):
+def storage_for(
+    broker_url: str, timeout: float, *, sentinel_password: str | None = None
+) -> Storage | None:
+    """Shared storage for the HTTP and connect limits: the broker's Redis, if any.
+
+    Through Sentinel, ``limits`` asks for the master as the broker does, and never
+    reads a replica (a count read there could be behind).
+    """
+    options: dict[str, float | str | bool] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+    }
+    if is_sentinel_url(broker_url):
+        target = SentinelURL.parse(broker_url)
+        hosts = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in target.sentinels)
+        sentinel_options: dict[str, float | str | bool] = {**options, "ssl": target.tls}
+        if sentinel_password is not None:
+            sentinel_options["password"] = sentinel_password
+        master: dict[str, Any] = {**options, "db": target.db, "ssl": target.tls}
+        if target.username is not None:
+            master["username"] = target.username
+        if target.password is not None:
+            master["password"] = target.password
+        return RedisSentinelStorage(
+            f"async+redis+sentinel://{hosts}/{target.service}",
+            implementation="redispy",
+            use_replicas=False,
+            sentinel_kwargs=sentinel_options,
+            **master,
+        )
+    if broker_url.startswith(("redis://", "rediss://")):
+        storage = storage_from_string("async+" + broker_url, implementation="redispy", **options)
+    else:
         return None
-    storage = storage_from_string(
-        "async+" + broker_url,
-        implementation="redispy",
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-    )
     assert isinstance(storage, Storage)
     return storage
 

@@ -1,4 +1,5 @@
-"""Brokers by URL scheme: ``memory://`` (embedded), ``redis://`` and ``rediss://``."""
+"""Brokers by URL scheme: ``memory://`` (embedded), ``redis://`` and ``rediss://``, and
+the same through Sentinel (``redis+sentinel://``, ``rediss+sentinel://``)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,25 @@ __all__ = [
 ]
 
 
-def create_broker(url: str, *, timeout_seconds: float) -> Broker:
+def create_broker(
+    url: str,
+    *,
+    timeout_seconds: float,
+    sentinel_password: str | None = None,
+    min_replicas_acked: int = 0,
+) -> Broker:
     """Build the broker named by ``url``; backends are imported only when chosen."""
     if url == "memory://":
         from .memory import MemoryBroker
 
         return MemoryBroker()
-    if url.startswith(("redis://", "rediss://")):
+    if url.startswith(("redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://")):
         from .redis import RedisBroker
 
-        return RedisBroker(url, timeout_seconds=timeout_seconds)
+        return RedisBroker(
+            url,
+            timeout_seconds=timeout_seconds,
+            sentinel_password=sentinel_password,
+            min_replicas_acked=min_replicas_acked,
+        )
     raise ValueError(f"broker.url: unsupported scheme in {url.split('://')[0]!r}")

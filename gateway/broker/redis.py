@@ -35,11 +35,18 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..config import SentinelURL, is_sentinel_url
 from ..errors import (
     BrokerUnavailable,
     Forbidden,
@@ -85,6 +92,7 @@ end
 # KEYS: session, sessions-zset. ARGV: id, key_id, created_at, expires_at,
 # expires_at_ms, now_ms, max_sessions.
 _CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end  -- this create, retried
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[7]) then return 0 end
 redis.call('HSET', KEYS[1], 'key_id', ARGV[2], 'created_at', ARGV[3],
@@ -105,6 +113,14 @@ _PUBLISH = (
     _COUNT_LIVE
     + """
 if redis.call('EXISTS', KEYS[5]) == 1 then return {-2} end
+local done = redis.call('HGET', KEYS[4], ARGV[11])
+if done then
+  -- This request, retried after its answer was lost: written again so that WAIT
+  -- counts the replicas that hold it.
+  redis.call('HSET', KEYS[4], ARGV[11], done)
+  local seq, delivered = string.match(done, '^(%d+):(%d+)$')
+  return {tonumber(seq), tonumber(delivered), 0}
+end
 local session = redis.call('HMGET', KEYS[1], 'key_id', 'expires_at')
 if not session[1] then return {-1} end
 local left_ms = math.floor((tonumber(session[2]) - tonumber(ARGV[7])) * 1000)
@@ -115,6 +131,7 @@ if ARGV[12] == '1' then
   if held then
     local hash, seq, delivered = string.match(held, '^(%x+):(%d+):(%d+)$')
     if hash ~= ARGV[13] then return {-3} end
+    redis.call('SET', KEYS[6], held, 'KEEPTTL')  -- for WAIT, as above
     return {tonumber(seq), tonumber(delivered), 1}
   end
 end
@@ -220,17 +237,93 @@ _PUBLISH_REFUSED: dict[int, Callable[[], Exception]] = {
 }
 
 
-def _unavailable(
-    method: Callable[P, Coroutine[Any, Any, T]],
-) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Wrap Redis driver errors at the boundary: callers see BrokerUnavailable only."""
+def connect(
+    url: str,
+    *,
+    timeout: float,
+    sentinel_password: str | None = None,
+    **options: Any,
+) -> aioredis.Redis:
+    """A client of the Redis master named by ``url``.
+
+    ``redis://`` and ``rediss://`` connect to that address. ``redis+sentinel://`` asks
+    the Sentinels for the master of its service before each new connection, so
+    connections made after a failover reach the new master; a connection still open
+    to a demoted master fails on its first write (READONLY), and the retry of
+    :func:`_redis_call` reconnects. The client itself never retries: that loop does,
+    within ``broker.timeout_seconds``.
+    """
+    options = {
+        "decode_responses": True,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+        **options,
+    }
+    if not is_sentinel_url(url):
+        return aioredis.Redis.from_url(url, **options)
+    target = SentinelURL.parse(url)
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        list(target.sentinels),
+        sentinel_kwargs={
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 0),
+            "password": sentinel_password,
+            "ssl": target.tls,
+        },
+    )
+    client: aioredis.Redis = sentinel.master_for(
+        target.service,
+        db=target.db,
+        username=target.username,
+        password=target.password,
+        ssl=target.tls,
+        **options,
+    )
+    return client
+
+
+#: The first pause before a command that met a failing or demoted Redis is sent again,
+#: and the longest; the tries stop at ``broker.timeout_seconds``.
+RETRY_FIRST_SECONDS = 0.05
+RETRY_MAX_SECONDS = 0.5
+
+#: Replies that mean "this node cannot take the command now, another soon will".
+_FAILOVER_REPLIES = ("READONLY", "MASTERDOWN", "LOADING", "TRYAGAIN")
+
+
+def _failing_over(exc: BaseException) -> bool:
+    """Whether ``exc`` is one that a failover or restart of Redis produces."""
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
+        return True
+    return isinstance(exc, ResponseError) and str(exc).startswith(_FAILOVER_REPLIES)
+
+
+def _redis_call(
+    method: Callable[Concatenate[RedisBroker, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[RedisBroker, P], Coroutine[Any, Any, T]]:
+    """Retry what a failover breaks, within ``broker.timeout_seconds``; callers see
+    BrokerUnavailable only.
+
+    Every script may run twice this way: each one finds its own earlier run (the
+    request id of a publish, the id of a new session) or writes absolute values.
+    """
 
     @functools.wraps(method)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await method(*args, **kwargs)
-        except (RedisError, OSError) as exc:
-            raise BrokerUnavailable(f"Redis is unreachable ({type(exc).__name__})") from exc
+    async def wrapper(self: RedisBroker, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        deadline = time.monotonic() + self._timeout
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                return await method(self, *args, **kwargs)
+            except (RedisError, OSError) as exc:
+                if not _failing_over(exc) or time.monotonic() + delay >= deadline:
+                    raise BrokerUnavailable(f"Redis is unreachable ({type(exc).__name__})") from exc
+                if isinstance(exc, ResponseError):
+                    # A demoted master behind a fixed address: connect afresh.
+                    await self._client.connection_pool.disconnect(inuse_connections=False)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     return wrapper
 
@@ -238,17 +331,30 @@ def _unavailable(
 class RedisBroker(Broker):
     name = "redis"
 
-    def __init__(self, url: str, *, timeout_seconds: float, prefix: str = "gw:") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_seconds: float,
+        prefix: str = "gw:",
+        sentinel_password: str | None = None,
+        min_replicas_acked: int = 0,
+    ) -> None:
         self._url = url
         self._prefix = prefix
         self._channel = prefix + "events"
         self._instance = uuid.uuid4().hex
         self._timeout = timeout_seconds
-        self._client: aioredis.Redis = aioredis.Redis.from_url(
+        self._sentinel_password = sentinel_password
+        #: Replicas that must hold a new session or a publish before it is answered.
+        self._replicas = min_replicas_acked
+        #: How long WAIT may block: half the budget, the rest is for the round trip.
+        self._wait_ms = max(1, int(timeout_seconds * 500))
+        self._client = connect(
             url,
-            decode_responses=True,
+            timeout=timeout_seconds,
+            sentinel_password=sentinel_password,
             socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
         )
         self._create = self._client.register_script(_CREATE)
         self._publish = self._client.register_script(_PUBLISH)
@@ -296,7 +402,7 @@ class RedisBroker(Broker):
         with contextlib.suppress(RedisError, OSError):
             await self._client.aclose()
 
-    @_unavailable
+    @_redis_call
     async def check(self) -> None:
         await self._client.ping()
         if not self._subscribed.is_set():
@@ -311,10 +417,10 @@ class RedisBroker(Broker):
         while True:
             # No socket timeout on the subscriber: it waits for messages indefinitely;
             # health checks notice a dead connection.
-            client = aioredis.Redis.from_url(
+            client = connect(
                 self._url,
-                decode_responses=True,
-                socket_connect_timeout=self._timeout,
+                timeout=self._timeout,
+                sentinel_password=self._sentinel_password,
                 health_check_interval=REFRESH_SECONDS,
             )
             pubsub = client.pubsub(ignore_subscribe_messages=True)
@@ -380,11 +486,38 @@ class RedisBroker(Broker):
         if lock is not None and not lock.locked() and session_id not in self._reported:
             del self._locks[session_id]
 
+    # --- writes that replicas must hold ------------------------------------------------
+
+    async def _write(self, script: AsyncScript, *, keys: list[str], args: list[Any]) -> Any:
+        """Run ``script``; with ``min_replicas_acked``, answer only once that many
+        replicas hold what it wrote.
+
+        The script and ``WAIT`` go down one connection in one round trip: ``WAIT``
+        counts the replicas that acknowledged that connection's writes. The script is
+        sent whole (``EVAL``): a pipeline cannot fall back from ``EVALSHA`` after a
+        failover to a master that never loaded it. Too few replicas raises
+        BrokerUnavailable, and what the script did stands: a retry with the same
+        Idempotency-Key finds it and waits for the replicas again.
+        """
+        if not self._replicas:
+            return await script(keys=keys, args=args)
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.eval(str(script.script), len(keys), *keys, *args)
+            pipe.wait(self._replicas, self._wait_ms)
+            answer, acked = await pipe.execute()
+        if int(acked) < self._replicas:
+            raise BrokerUnavailable(
+                f"{acked} of broker.min_replicas_acked = {self._replicas} replicas "
+                "acknowledged in time"
+            )
+        return answer
+
     # --- sessions ------------------------------------------------------------------
 
-    @_unavailable
+    @_redis_call
     async def create_session(self, record: SessionRecord, *, max_sessions: int) -> bool:
-        created = await self._create(
+        created = await self._write(
+            self._create,
             keys=[self._key("s", record.session_id), self._prefix + "sessions"],
             args=[
                 record.session_id,
@@ -398,7 +531,7 @@ class RedisBroker(Broker):
         )
         return bool(created)
 
-    @_unavailable
+    @_redis_call
     async def get_session(self, session_id: str) -> SessionRecord | None:
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.hgetall(self._key("s", session_id))
@@ -417,7 +550,7 @@ class RedisBroker(Broker):
             linger_from=_float(fields.get("linger_from")),
         )
 
-    @_unavailable
+    @_redis_call
     async def publish(
         self,
         session_id: str,
@@ -430,7 +563,8 @@ class RedisBroker(Broker):
     ) -> PublishOutcome | None:
         idem = idempotency
         numbered = message.message
-        answer = await self._publish(
+        answer = await self._write(
+            self._publish,
             keys=[
                 self._key("s", session_id),
                 self._key("d", session_id),
@@ -465,7 +599,7 @@ class RedisBroker(Broker):
             raise refusal()
         return PublishOutcome(first, int(answer[1]), replayed=int(answer[2]) == 1)
 
-    @_unavailable
+    @_redis_call
     async def settle(self, session_id: str, request_id: str) -> PublishOutcome | None:
         answer = await self._settle(
             keys=[self._key("o", session_id), self._key("f", request_id)],
@@ -490,7 +624,7 @@ class RedisBroker(Broker):
             self._drop_lock(session_id)
         return None if total == -2 else total
 
-    @_unavailable
+    @_redis_call
     async def _admit_script(
         self, session_id: str, count: int, now: float, linger_seconds: float, max_viewers: int
     ) -> int:
@@ -526,7 +660,7 @@ class RedisBroker(Broker):
         finally:
             self._drop_lock(session_id)
 
-    @_unavailable
+    @_redis_call
     async def _write_viewers(
         self, session_id: str, count: int, linger_seconds: float, now: float | None = None
     ) -> None:
@@ -536,7 +670,7 @@ class RedisBroker(Broker):
         if int(total) < 0:
             self._reported.pop(session_id, None)  # the session is gone
 
-    @_unavailable
+    @_redis_call
     async def count_viewers(self, session_id: str) -> int:
         entries = await self._client.hgetall(self._key("v", session_id))
         now_ms = _now_ms(_clock())
@@ -550,7 +684,7 @@ class RedisBroker(Broker):
 
     # --- housekeeping ------------------------------------------------------------------
 
-    @_unavailable
+    @_redis_call
     async def sweep(self, now: float, linger_seconds: float) -> int:
         # Redis expires sessions and data by itself; only the index needs trimming.
         removed: int = await self._client.zremrangebyscore(
@@ -558,7 +692,7 @@ class RedisBroker(Broker):
         )
         return removed
 
-    @_unavailable
+    @_redis_call
     async def count_sessions(self) -> int:
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.zremrangebyscore(self._prefix + "sessions", "-inf", _now_ms(_clock()))
