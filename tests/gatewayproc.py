@@ -362,6 +362,8 @@ class RedisServer:
     port: int = field(default_factory=free_port)
     persistent: bool = False
     proc: subprocess.Popen[bytes] | None = None
+    #: More command-line options (``--replicaof 127.0.0.1 <port>``).
+    extra: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -377,6 +379,7 @@ class RedisServer:
             "--appendonly", "yes" if self.persistent else "no",
             "--appendfsync", "always",
             "--logfile", str(self.workdir / "redis.log"),
+            *self.extra,
         ]  # fmt: skip
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
