@@ -65,6 +65,7 @@ def create_app(
             timeout_seconds=timeout,
             sentinel_password=sentinel_password,
             min_replicas_acked=settings.broker.min_replicas_acked,
+            session_ttl_seconds=settings.sessions.ttl_seconds,
         )
     hub = Hub(settings, broker)
     storage = storage_for(broker_url, timeout, sentinel_password=sentinel_password)

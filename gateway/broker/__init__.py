@@ -21,6 +21,7 @@ def create_broker(
     timeout_seconds: float,
     sentinel_password: str | None = None,
     min_replicas_acked: int = 0,
+    session_ttl_seconds: float = 7 * 24 * 3600,
 ) -> Broker:
     """Build the broker named by ``url``; backends are imported only when chosen."""
     if url == "memory://":
@@ -35,5 +36,6 @@ def create_broker(
             timeout_seconds=timeout_seconds,
             sentinel_password=sentinel_password,
             min_replicas_acked=min_replicas_acked,
+            remember_seconds=session_ttl_seconds,
         )
     raise ValueError(f"broker.url: unsupported scheme in {url.split('://')[0]!r}")

@@ -104,7 +104,7 @@ return 1
 
 # KEYS: session, data, viewers, outcomes, fence, idempotency. ARGV: channel, id,
 # text_head, text_tail, data_tail, has_data, now, now_ms, linger_ms, keep_ms,
-# request_id, idem ('1' or '0'), body_sha256, key_id, data_head. The texts come whole
+# request_id, idem ('1' or '0'), body_sha256, key_id, data_head, seq_floor. The texts come whole
 # from gateway/wire.py: the script only puts the seq between head and tail. The
 # session's owner and expiry are checked here too, so a publish is one round trip.
 # Returns {seq, delivered, replayed}, or {-1} unknown, {-2} fenced, {-3} idempotency
@@ -136,6 +136,11 @@ if ARGV[12] == '1' then
   end
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+if seq <= tonumber(ARGV[16]) then
+  -- A failover lost publishes that viewers saw: number on from the highest seen.
+  seq = tonumber(ARGV[16]) + 1
+  redis.call('HSET', KEYS[1], 'seq', seq)
+end
 local delivered = count_live(KEYS[3], tonumber(ARGV[8]), '')
 redis.call('HSET', KEYS[1], 'last_published_at', ARGV[7], 'linger_from', ARGV[7])
 if ARGV[6] == '1' then
@@ -339,6 +344,7 @@ class RedisBroker(Broker):
         prefix: str = "gw:",
         sentinel_password: str | None = None,
         min_replicas_acked: int = 0,
+        remember_seconds: float = 7 * 24 * 3600,
     ) -> None:
         self._url = url
         self._prefix = prefix
@@ -370,6 +376,10 @@ class RedisBroker(Broker):
         #: instance's writes for a session in the order they were made here.
         self._reported: dict[str, tuple[int, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: The highest seq received per session and when (monotonic); kept for a
+        #: session's lifetime (``remember_seconds``), then swept.
+        self._seen: dict[str, tuple[int, float]] = {}
+        self._remember = remember_seconds
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self._prefix}{kind}:{name}"
@@ -454,9 +464,19 @@ class RedisBroker(Broker):
                     await client.aclose()
 
     def _dispatch(self, raw: str) -> None:
-        session_id, seq, text = raw.split("\n", 2)
+        session_id, seq_text, text = raw.split("\n", 2)
+        seq = int(seq_text)
+        if seq > self._seen.get(session_id, (0, 0.0))[0]:
+            self._seen[session_id] = (seq, time.monotonic())
         if self._deliver is not None:
-            self._deliver(session_id, int(seq), text)
+            self._deliver(session_id, seq, text)
+
+    def _highest_seen(self, session_id: str) -> int:
+        """The highest ``seq`` of the session this instance received, so that a publish
+        never takes a number viewers have seen: Redis replicates asynchronously, and a
+        master that dies right after a publish can take it (and its ``seq``) with it,
+        while every instance already broadcast it."""
+        return self._seen.get(session_id, (0, 0.0))[0]
 
     async def _refresh_forever(self) -> None:
         """Re-assert this instance's viewer counts before they lapse.
@@ -589,6 +609,7 @@ class RedisBroker(Broker):
                 "" if idem is None else idem.body_sha256,
                 key_id,
                 DATA_HEAD,
+                self._highest_seen(session_id),
             ],
         )
         first = int(answer[0])
@@ -686,6 +707,10 @@ class RedisBroker(Broker):
 
     @_redis_call
     async def sweep(self, now: float, linger_seconds: float) -> int:
+        horizon = time.monotonic() - self._remember
+        for session_id, (_, at) in list(self._seen.items()):
+            if at < horizon:
+                del self._seen[session_id]
         # Redis expires sessions and data by itself; only the index needs trimming.
         removed: int = await self._client.zremrangebyscore(
             self._prefix + "sessions", "-inf", _now_ms(now)
