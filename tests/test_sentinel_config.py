@@ -128,7 +128,9 @@ def test_only_the_two_sentinel_schemes_are_sentinel_urls() -> None:
             ),
         ),
         pytest.param("redis+sentinel://s1/gw/x", "database 'x' is not a number", id="db-word"),
-        pytest.param("redis+sentinel://s1/gw/-1", "database '-1' is not a number", id="db-negative"),
+        pytest.param(
+            "redis+sentinel://s1/gw/-1", "database '-1' is not a number", id="db-negative"
+        ),
         pytest.param("redis+sentinel://s1/gw/1/2", "database '1/2' is not a number", id="db-path"),
         pytest.param(
             "redis+sentinel://s1/gw/²",
