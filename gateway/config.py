@@ -278,9 +278,9 @@ class SentinelURL:
         scheme, sep, rest = url.partition("://")
         if not sep or scheme not in ("redis+sentinel", "rediss+sentinel"):
             raise ValueError(f"{scheme!r} is not redis+sentinel or rediss+sentinel")
-        location, _, path = rest.partition("/")
-        if "?" in path or "#" in path:
+        if "?" in rest or "#" in rest:
             raise ValueError("a Sentinel URL takes no query or fragment")
+        location, _, path = rest.partition("/")
         userinfo, at, hosts = location.rpartition("@")
         username = password = None
         if at:
@@ -293,7 +293,7 @@ class SentinelURL:
             raise ValueError(
                 "the service name is missing: redis+sentinel://host:26379,.../<service>/<db>"
             )
-        if "/" in db or (db and not db.isdigit()):
+        if "/" in db or (db and not _ascii_digits(db)):
             raise ValueError(f"the database {db!r} is not a number (…/<service>/<db>)")
         return cls(
             sentinels,
@@ -312,14 +312,29 @@ def _sentinel_host(text: str) -> tuple[str, int]:
         host, bracket, port = text[1:].partition("]")
         if not bracket or (port and not port.startswith(":")):
             raise ValueError(f"the Sentinel host {text!r} is not [address]:port")
+        if host and not _is_ipv6(host):
+            raise ValueError(f"the Sentinel host {text!r}: brackets hold an IPv6 address")
         port = port[1:]
     else:
         host, _, port = text.partition(":")
     if not host:
         raise ValueError(f"the Sentinel host {text!r} has no name")
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
+    if port and not (_ascii_digits(port) and 0 < int(port) < 65536):
         raise ValueError(f"the Sentinel port in {text!r} is not a port number")
     return host, int(port or SENTINEL_PORT)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit() also holds for "²" and "٢", which int() refuses or reads as digits.
+    return text.isascii() and text.isdigit()
 
 
 def is_sentinel_url(url: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .config import SCOPES, Settings, is_loopback
+from .config import SCOPES, SentinelURL, Settings, is_loopback
 
 SAFE_ALGORITHMS = frozenset({"HS256", "HS384", "HS512", "ES256", "EdDSA"})
 
@@ -63,4 +63,11 @@ def review(settings: Settings) -> Findings:
         urlsplit(settings.broker.url).hostname or ""
     ):
         warn("broker.url uses redis:// to another host: rediss:// encrypts the connection")
+    if settings.broker.url.startswith("redis+sentinel://") and not all(
+        is_loopback(host) for host, _ in SentinelURL.parse(settings.broker.url).sentinels
+    ):
+        warn(
+            "broker.url uses redis+sentinel:// to other hosts: rediss+sentinel:// encrypts "
+            "the connections"
+        )
     return found

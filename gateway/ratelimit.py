@@ -146,9 +146,14 @@ def storage_for(
     if is_sentinel_url(broker_url):
         target = SentinelURL.parse(broker_url)
         hosts = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in target.sentinels)
-        sentinel_options: dict[str, float | str | bool] = {**options, "ssl": target.tls}
-        if sentinel_password is not None:
-            sentinel_options["password"] = sentinel_password
+        # limits would hand the master's username and password to the Sentinels too:
+        # name the Sentinels' own (none, or sentinel_password) so that they win.
+        sentinel_options: dict[str, Any] = {
+            **options,
+            "ssl": target.tls,
+            "username": None,
+            "password": sentinel_password,
+        }
         master: dict[str, Any] = {**options, "db": target.db, "ssl": target.tls}
         if target.username is not None:
             master["username"] = target.username

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import redis as redis_client
 
 from .gatewayproc import Gateway, RedisServer, new_session_on, payment, post_payment_to
 from .test_e2e_redis import audit_events, health, receive, shared_url, watch
@@ -56,8 +57,8 @@ async def test_a_session_no_replica_acknowledges_is_503_and_the_gateway_serves_o
     start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
 ) -> None:
     """POST /api/token/generate answers 503 broker-unavailable within a few seconds, no
-    token is handed out, and the gateway stays healthy (the fixture checks the log for
-    tracebacks and errors)."""
+    token is handed out, the session is not left in Redis, and the gateway stays
+    healthy (the fixture checks the log for tracebacks and errors)."""
     redis = redis_server()
     gw = start_gateway(replicas(redis, 1))
     async with gw.client() as client:
@@ -66,6 +67,10 @@ async def test_a_session_no_replica_acknowledges_is_503_and_the_gateway_serves_o
             body = assert_problem(refused, "broker-unavailable", "Service Unavailable")
             assert "token" not in body
             assert "min_replicas_acked" in body["detail"]
+    # The refused sessions were taken back: none counts against sessions.max_sessions.
+    with redis_client.Redis(port=redis.port) as direct:
+        assert direct.zcard("gw:sessions") == 0
+        assert direct.keys("gw:s:*") == []
     assert (await health(gw)).status_code == 200
     assert gw.proc is not None
     assert gw.proc.poll() is None

@@ -117,30 +117,14 @@ def test_only_the_two_sentinel_schemes_are_sentinel_urls() -> None:
         pytest.param("redis+sentinel://s1:65536/gw", "port in 's1:65536'", id="port-65536"),
         pytest.param("redis+sentinel://s1:-1/gw", "port in 's1:-1'", id="port-negative"),
         pytest.param("redis+sentinel://s1,s2:x/gw", "port in 's2:x'", id="second-host-port"),
-        pytest.param(
-            "redis+sentinel://s1:²/gw",
-            "port in 's1:²'",
-            id="port-superscript-digit",
-            marks=pytest.mark.xfail(
-                reason="bug: str.isdigit() accepts '²', then int('²') raises "
-                "\"invalid literal for int() with base 10: '²'\", which names no part",
-                strict=True,
-            ),
-        ),
+        pytest.param("redis+sentinel://s1:²/gw", "port in 's1:²'", id="port-superscript-digit"),
         pytest.param("redis+sentinel://s1/gw/x", "database 'x' is not a number", id="db-word"),
         pytest.param(
             "redis+sentinel://s1/gw/-1", "database '-1' is not a number", id="db-negative"
         ),
         pytest.param("redis+sentinel://s1/gw/1/2", "database '1/2' is not a number", id="db-path"),
         pytest.param(
-            "redis+sentinel://s1/gw/²",
-            "database '²' is not a number",
-            id="db-superscript-digit",
-            marks=pytest.mark.xfail(
-                reason="bug: str.isdigit() accepts '²', then int('²') raises "
-                "\"invalid literal for int() with base 10: '²'\", which names no part",
-                strict=True,
-            ),
+            "redis+sentinel://s1/gw/²", "database '²' is not a number", id="db-superscript-digit"
         ),
         pytest.param("redis+sentinel://s1/gw?ssl=true", "no query or fragment", id="query"),
         pytest.param("redis+sentinel://s1/gw/0?x=1", "no query or fragment", id="query-after-db"),
@@ -149,11 +133,6 @@ def test_only_the_two_sentinel_schemes_are_sentinel_urls() -> None:
             "redis+sentinel://s1,s2?timeout=1/gw",
             "no query or fragment",
             id="query-in-the-host-part",
-            marks=pytest.mark.xfail(
-                reason="bug: a '?' before the first '/' is not looked for: the URL is "
-                "accepted with a Sentinel host named 's2?timeout=1'",
-                strict=True,
-            ),
         ),
         pytest.param("redis://s1:6379/0", "'redis' is not redis+sentinel", id="plain-redis"),
         pytest.param("sentinel://s1/gw", "'sentinel' is not redis+sentinel", id="other-scheme"),
@@ -368,13 +347,6 @@ def test_check_config_needs_the_sentinel_password_variable(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(
-    reason="bug: SentinelURL.parse accepts '[sentinel-a]:26379' (brackets around a name), "
-    "then check-config's policy review calls urlsplit() on the URL, which raises "
-    "ValueError ('sentinel-a' does not appear to be an IPv4 or IPv6 address): a traceback "
-    "and exit 1",
-    strict=True,
-)
 def test_check_config_never_shows_a_traceback_for_a_bracketed_host_name(tmp_path: Path) -> None:
     """Brackets hold IP literals only (RFC 3986 §3.2.2): "[sentinel-a]" is either refused
     as broker.url (exit 2) or accepted (exit 0), never a traceback."""
@@ -445,15 +417,6 @@ def test_the_sentinel_password_goes_to_the_sentinels_of_the_storage() -> None:
     assert {c.get("password") for c in sentinel_connections(storage)} == {"sp"}
 
 
-@pytest.mark.xfail(
-    reason="bug: limits merges the master's username and password from the options "
-    "storage_for passes into sentinel_kwargs, so the rate-limit storage authenticates "
-    "to the Sentinels as the master's user (with a Redis ACL user in broker.url and "
-    "Sentinels without that user: AuthenticationError, every rate-limited request 503) "
-    "and sends the master's password to Sentinels that have none; the broker's connect() "
-    "sends the Sentinels only sentinel_password",
-    strict=True,
-)
 @pytest.mark.usefixtures("no_network")
 @pytest.mark.parametrize("sentinel_password", [None, "sp"])
 def test_the_masters_credentials_never_go_to_the_sentinels_of_the_storage(

@@ -242,6 +242,10 @@ _PUBLISH_REFUSED: dict[int, Callable[[], Exception]] = {
 }
 
 
+class NotReplicated(BrokerUnavailable):
+    """Fewer than ``broker.min_replicas_acked`` replicas acknowledged a write in time."""
+
+
 def connect(
     url: str,
     *,
@@ -526,7 +530,7 @@ class RedisBroker(Broker):
             pipe.wait(self._replicas, self._wait_ms)
             answer, acked = await pipe.execute()
         if int(acked) < self._replicas:
-            raise BrokerUnavailable(
+            raise NotReplicated(
                 f"{acked} of broker.min_replicas_acked = {self._replicas} replicas "
                 "acknowledged in time"
             )
@@ -534,8 +538,18 @@ class RedisBroker(Broker):
 
     # --- sessions ------------------------------------------------------------------
 
-    @_redis_call
     async def create_session(self, record: SessionRecord, *, max_sessions: int) -> bool:
+        try:
+            return await self._create_session(record, max_sessions)
+        except NotReplicated:
+            # Nobody got its token: take it back rather than let it count against
+            # sessions.max_sessions for its whole ttl.
+            with contextlib.suppress(BrokerUnavailable):
+                await self._drop_session(record.session_id)
+            raise
+
+    @_redis_call
+    async def _create_session(self, record: SessionRecord, max_sessions: int) -> bool:
         created = await self._write(
             self._create,
             keys=[self._key("s", record.session_id), self._prefix + "sessions"],
@@ -550,6 +564,13 @@ class RedisBroker(Broker):
             ],
         )
         return bool(created)
+
+    @_redis_call
+    async def _drop_session(self, session_id: str) -> None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key("s", session_id))
+            pipe.zrem(self._prefix + "sessions", session_id)
+            await pipe.execute()
 
     @_redis_call
     async def get_session(self, session_id: str) -> SessionRecord | None:
