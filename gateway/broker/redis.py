@@ -39,7 +39,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -292,6 +292,9 @@ def connect(
     return client
 
 
+#: How often, through Sentinel, this instance asks where the master is.
+FOLLOW_SECONDS = 1.0
+
 #: The first pause before a command that met a failing or demoted Redis is sent again,
 #: and the longest; the tries stop at ``broker.timeout_seconds``.
 RETRY_FIRST_SECONDS = 0.05
@@ -375,6 +378,7 @@ class RedisBroker(Broker):
         self._on_resubscribe: Callable[[], None] | None = None
         self._subscribed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._subscriber: asyncio.Task[None] | None = None
         #: This instance's viewers per session (and the linger), re-asserted every
         #: REFRESH_SECONDS. Changed only under the session's lock, so Redis sees this
         #: instance's writes for a session in the order they were made here.
@@ -400,13 +404,20 @@ class RedisBroker(Broker):
         """
         self._deliver = deliver
         self._on_resubscribe = on_resubscribe
+        self._subscriber = asyncio.create_task(self._listen(), name="redis-subscriber")
         self._tasks = [
-            asyncio.create_task(self._listen(), name="redis-subscriber"),
             asyncio.create_task(self._refresh_forever(), name="redis-viewer-refresh"),
         ]
+        if is_sentinel_url(self._url):
+            self._tasks.append(
+                asyncio.create_task(self._follow_master(), name="redis-follow-master")
+            )
 
     async def stop(self) -> None:
         self._deliver = None
+        if self._subscriber is not None:
+            self._tasks.append(self._subscriber)
+            self._subscriber = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -424,10 +435,39 @@ class RedisBroker(Broker):
 
     # --- the subscriber ----------------------------------------------------------
 
-    async def _listen(self) -> None:
+    async def _follow_master(self) -> None:
+        """Ask the Sentinels every FOLLOW_SECONDS where the master is.
+
+        A master demoted while it runs (``SENTINEL FAILOVER``, a network split) keeps
+        serving whoever is still connected to it until Sentinel turns it into a
+        replica, which can take 10 s. On a change, redis-py drops the idle connections
+        to the old master (and each busy one when it is released), and the
+        subscription moves now, with a catch-up of this instance's viewers.
+        """
+        pool = self._client.connection_pool
+        assert isinstance(pool, SentinelConnectionPool)
+        known = None
+        while True:
+            await asyncio.sleep(FOLLOW_SECONDS)
+            try:
+                address = await pool.get_master_address()  # type: ignore[no-untyped-call]
+            except (RedisError, OSError):
+                continue  # no master known right now: the next round asks again
+            if known is not None and address != known:
+                log.warning("master moved", extra={"event": "redis_master_moved"})
+                if self._subscriber is not None:
+                    self._subscriber.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self._subscriber
+                self._subscribed.clear()
+                self._subscriber = asyncio.create_task(
+                    self._listen(first=False), name="redis-subscriber"
+                )
+            known = address
+
+    async def _listen(self, *, first: bool = True) -> None:
         """Hold one pub/sub connection; reconnect with backoff while Redis is away."""
         backoff = 0.1
-        first = True
         while True:
             # No socket timeout on the subscriber: it waits for messages indefinitely;
             # health checks notice a dead connection.
