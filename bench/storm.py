@@ -25,7 +25,9 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -60,13 +62,13 @@ class Storm:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
         self.targets = bench_run.Targets(workdir, tls=True, names=["gateway-redis"])
-        self.a = self._server()
-        self.b = self._server()
+        self.a = self._server("gateway-redis")
+        self.b = self._server("gateway-redis-w2" if args.workers == 2 else "gateway-redis")
         self.retries = 0
         self.done_at: list[float] = []
 
-    def _server(self) -> bench_run.Server:
-        server = self.targets.server("gateway-redis")
+    def _server(self, target: str) -> bench_run.Server:
+        server = self.targets.server(target)
         config = Path(server.command[-1])
         # One issuer for both instances: a token minted by one is valid on the other.
         config.write_text(config.read_text() + f'\n[auth]\nissuer = "{ISSUER}"\n')
@@ -125,16 +127,29 @@ class Storm:
         own_before = procstat.self_cpu_seconds()
         peak = [0]
         sampling = asyncio.create_task(self._sample_rss(self.b.proc.pid, peak))
+        spy = None
+        if self.args.profile:
+            spy = subprocess.Popen(  # noqa: S603, ASYNC220 (started, not waited for, here)
+                [shutil.which("py-spy") or "py-spy", "record", "-p", str(self.b.proc.pid),
+                 "-o", str(self.args.profile), "-f", "raw", "-d", "15", "--nonblocking"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            await asyncio.sleep(1)  # py-spy attaches
         assert self.a.proc is not None
         self.a.proc.send_signal(signal.SIGKILL)
         killed = time.monotonic()
+        progress = asyncio.create_task(self._progress(pool_b, killed, len(targets)))
         await asyncio.gather(*(self._come_back(pool_b, t, killed) for t in targets))
+        progress.cancel()
         took = time.monotonic() - killed
         await self._until(lambda: pool_b.received >= len(targets), 30, "late joins on B")
         took_data = time.monotonic() - killed
         cpu = (procstat.tree_cpu_seconds(self.b.proc.pid) or 0.0) - cpu_before
         own = procstat.self_cpu_seconds() - own_before
         sampling.cancel()
+        if spy is not None:
+            await asyncio.to_thread(spy.wait)
         times = sorted(self.done_at)
         result = {
             "viewers": len(targets),
@@ -151,6 +166,7 @@ class Storm:
             "cpuPercent": round(100 * cpu / took_data, 1),
             "loadgenCpuPercent": round(100 * own / took_data, 1),
             "deadlineSeconds": self.args.deadline,
+            "workersOfB": self.args.workers,
         }
         pool_b.close_all()
         await pool_b.wait_closed()
@@ -169,6 +185,15 @@ class Storm:
             self.retries += 1
             if time.monotonic() - since > self.args.deadline:
                 raise SystemExit(f"a viewer was not back within {self.args.deadline} s")
+
+    async def _progress(self, pool: netio.ViewerPool, since: float, total: int) -> None:
+        while True:
+            await asyncio.sleep(2)
+            log(
+                f"{time.monotonic() - since:5.1f} s: {len(self.done_at)}/{total} back, "
+                f"{self.retries} retries, {pool.connect_errors} connect errors "
+                f"({pool.connect_error_sample})"
+            )
 
     @staticmethod
     async def _sample_rss(pid: int, peak: list[int]) -> None:
@@ -205,7 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=2500)
     parser.add_argument("--in-flight", type=int, default=100, help="handshakes at once on A")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds for all to return")
+    parser.add_argument(
+        "--workers", type=int, choices=(1, 2), default=1, help="server.workers of B"
+    )
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy B for 15 s from the kill (folded stacks)"
+    )
     args = parser.parse_args(argv)
     procstat.raise_open_files_limit()
     if uvloop is not None:

@@ -381,7 +381,8 @@ class Hub:
         """
         if self.draining:
             raise ShuttingDown()
-        await self.session(session_id)
+        # No read before the admission: the broker refuses a session that is gone, and
+        # the read below finds one that expired (one round trip less per connect).
         limit = self.settings.sessions.max_viewers_per_session
         total: int | None = await self._call(
             self.broker.admit_viewer(

@@ -51,6 +51,11 @@ DRAIN_SECONDS = 4.0
 GRACEFUL_SECONDS = 4.0
 #: From SIGTERM to return, whatever the peers do (docs/security.md §3.9: exit 0 within 10 s).
 SHUTDOWN_DEADLINE_SECONDS = 9.0
+#: Connections the kernel queues before the gateway accepts them (Hypercorn's default
+#: is 100): when an instance dies, its viewers all reconnect to the others at once, and
+#: a full queue drops their SYNs, which the clients resend only after 1, 3, 7, 15 s.
+#: The kernel caps it at net.core.somaxconn (4096 on current Linux).
+BACKLOG = 4096
 #: Allocations (net) between young-generation collections; CPython's default is 700.
 GC_YOUNG_THRESHOLD = 20_000
 #: How often the heap's free pages go back to the kernel (glibc's malloc_trim).
@@ -103,6 +108,7 @@ def hypercorn_config(settings: Settings) -> GatewayConfig:
     config.graceful_timeout = GRACEFUL_SECONDS
     # Mozilla/sslyze: a handshake that has not finished in 10 s is dropped (default 60).
     config.ssl_handshake_timeout = 10
+    config.backlog = BACKLOG
     config.include_server_header = False
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")

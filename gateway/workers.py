@@ -35,7 +35,7 @@ from types import FrameType
 from hypercorn.config import Sockets
 
 from .config import ConfigError, JWTKey, Settings
-from .server import SHUTDOWN_DEADLINE_SECONDS
+from .server import BACKLOG, SHUTDOWN_DEADLINE_SECONDS
 
 log = logging.getLogger("gateway.workers")
 
@@ -44,7 +44,6 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: How long the parent waits after SIGTERM before it kills what is left: the workers
 #: cut themselves off at SHUTDOWN_DEADLINE_SECONDS, and the whole stops within 10 s.
 STOP_GRACE_SECONDS = SHUTDOWN_DEADLINE_SECONDS + 0.5
-BACKLOG = 1024
 
 
 @dataclass(frozen=True)
