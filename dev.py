@@ -6,7 +6,10 @@
 
 Each makes `.venv` on first use and installs the project with its test extras there
 (again whenever pyproject.toml changes); extra arguments go to `gateway serve --dev`
-or to pytest.
+or to pytest. The whole suite runs in two processes (pytest-xdist, a test file per
+process at a time) where two CPUs are available: most tests wait on real servers, and
+the suite must stay under 10 minutes on a 2-core machine. With arguments (a file, `-k`)
+pytest runs as given.
 """
 
 from __future__ import annotations
@@ -44,6 +47,13 @@ def ensure_venv() -> None:
     stamp.write_text(wanted)
 
 
+def parallel() -> list[str]:
+    """pytest-xdist options for the whole suite: two workers, each taking whole files."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(2, cpus or 1)
+    return ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("serve", "test"):
         print(__doc__, file=sys.stderr)
@@ -53,7 +63,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "serve":
         command = [str(BIN / "gateway"), "serve", "--dev", *argv[1:]]
     else:
-        command = [str(BIN / "python"), "-m", "pytest", *argv[1:]]
+        command = [str(BIN / "python"), "-m", "pytest", *(argv[1:] or parallel())]
     return subprocess.call(command)
 
 

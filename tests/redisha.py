@@ -91,20 +91,24 @@ class SentinelProcess:
 
 @dataclass
 class RedisHA:
-    """A master, one replica and three Sentinels."""
+    """A master, its replicas (one unless told) and three Sentinels."""
 
     workdir: Path
+    count: int = 1
     master: RedisServer = field(init=False)
-    replica: RedisServer = field(init=False)
+    replicas: list[RedisServer] = field(init=False)
     sentinels: list[SentinelProcess] = field(init=False)
     last_state: str = ""
 
     def __post_init__(self) -> None:
         self.master = RedisServer(self.workdir / "master", extra=QUICK_SYNC)
-        self.replica = RedisServer(
-            self.workdir / "replica",
-            extra=(*QUICK_SYNC, "--replicaof", "127.0.0.1", str(self.master.port)),
-        )
+        self.replicas = [
+            RedisServer(
+                self.workdir / f"replica{i}",
+                extra=(*QUICK_SYNC, "--replicaof", "127.0.0.1", str(self.master.port)),
+            )
+            for i in range(self.count)
+        ]
         self.sentinels = [
             SentinelProcess(self.workdir / f"sentinel{i}", self.master.port) for i in range(3)
         ]
@@ -114,15 +118,18 @@ class RedisHA:
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
         return f"redis+sentinel://{hosts}/{SERVICE}/0"
 
+    @property
+    def replica(self) -> RedisServer:
+        return self.replicas[0]
+
     def start(self) -> None:
-        for path in (self.master.workdir, self.replica.workdir):
-            path.mkdir(parents=True, exist_ok=True)
-        self.master.start()
-        self.replica.start()
+        for server in (self.master, *self.replicas):
+            server.workdir.mkdir(parents=True, exist_ok=True)
+            server.start()
         for sentinel in self.sentinels:
             sentinel.workdir.mkdir(parents=True, exist_ok=True)
             sentinel.start()
-        wait_for(self._replica_in_sync, 20, "the replica did not sync")
+        wait_for(self._replica_in_sync, 20, "a replica did not sync")
         # Sentinels find each other and the replica through the master (every 1–2 s).
         try:
             wait_for(self._sentinels_agree, 30, "the Sentinels did not find each other")
@@ -130,14 +137,17 @@ class RedisHA:
             raise AssertionError(f"{exc}; last: {self.last_state}") from None
 
     def _replica_in_sync(self) -> bool:
-        with redis.Redis(port=self.replica.port, socket_timeout=1) as client:
-            return client.info("replication").get("master_link_status") == "up"
+        for replica in self.replicas:
+            with redis.Redis(port=replica.port, socket_timeout=1) as client:
+                if client.info("replication").get("master_link_status") != "up":
+                    return False
+        return True
 
     def _sentinels_agree(self) -> bool:
         for sentinel in self.sentinels:
             state = sentinel.master()
             self.last_state = f"Sentinel {sentinel.port}: {state}"
-            if int(state["num-slaves"]) != 1 or int(state["num-other-sentinels"]) != 2:
+            if int(state["num-slaves"]) != self.count or int(state["num-other-sentinels"]) != 2:
                 return False
         return True
 
@@ -154,7 +164,7 @@ class RedisHA:
     def stop(self) -> None:
         for sentinel in self.sentinels:
             sentinel.kill()
-        for server in (self.master, self.replica):
+        for server in (self.master, *self.replicas):
             if server.proc is not None:
                 server.resume()
             server.kill()
