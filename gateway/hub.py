@@ -25,7 +25,14 @@ from typing import Any
 import limits
 
 from . import wire
-from .broker import Broker, IdempotencyClaim, Publication, PublishOutcome, SessionRecord
+from .broker import (
+    Admission,
+    Broker,
+    IdempotencyClaim,
+    Publication,
+    PublishOutcome,
+    SessionRecord,
+)
 from .config import Settings
 from .errors import (
     BrokerUnavailable,
@@ -373,45 +380,50 @@ class Hub:
     async def join(self, session_id: str) -> tuple[Viewer, SessionRecord]:
         """Register a viewer and return it with the record its first messages describe.
 
-        The broker admits the viewer against ``max_viewers_per_session`` in one step
-        with counting it, so concurrent joins on any number of instances never admit
-        more. The viewer is registered before the record is read, so a publish racing
-        with the join is either in the record or in the queue; the connection skips
-        queued messages whose ``seq`` the record already covers.
+        The broker admits the viewer against ``max_viewers_per_session``, counts it and
+        reads the session in one step, so concurrent joins on any number of instances
+        never admit more, and a join is one round trip. The viewer is registered here
+        before that step, so a publish racing with the join is either in the record or
+        in the viewer's queue; the connection skips queued messages whose ``seq`` the
+        record already covers.
         """
         if self.draining:
             raise ShuttingDown()
-        # No read before the admission: the broker refuses a session that is gone, and
-        # the read below finds one that expired (one round trip less per connect).
         limit = self.settings.sessions.max_viewers_per_session
-        total: int | None = await self._call(
-            self.broker.admit_viewer(
-                session_id,
-                max_viewers=limit,
-                now=self.clock(),
-                linger_seconds=self.settings.sessions.data_linger_seconds,
-            )
-        )
-        if total is None:
-            raise SessionNotFound("no such session")
-        if total < 0:
-            raise SessionFull(f"the session already has {limit} viewers")
         viewer = Viewer(
             session_id, self.settings.websocket.send_queue_size, self.clock(), self._reply_limit
         )
         self._viewers.setdefault(session_id, set()).add(viewer)
         try:
-            record = await self.session(session_id)
-            self._arm_expiry(session_id, record.expires_at)
-        except GatewayError:
-            await self.leave(viewer)
+            admission: Admission | int | None = await self._call(
+                self.broker.admit_viewer(
+                    session_id,
+                    max_viewers=limit,
+                    now=self.clock(),
+                    linger_seconds=self.settings.sessions.data_linger_seconds,
+                )
+            )
+        except BaseException:
+            self._forget(viewer)
             raise
+        if not isinstance(admission, Admission):
+            self._forget(viewer)
+            if admission is None:
+                raise SessionNotFound("no such session")
+            raise SessionFull(f"the session already has {limit} viewers")
+        record = admission.record
+        if record.expires_at <= self.clock():
+            await self.leave(viewer)
+            raise SessionExpired("the session has expired")
+        self._arm_expiry(session_id, record.expires_at)
         return viewer, record
 
-    async def leave(self, viewer: Viewer) -> None:
+    def _forget(self, viewer: Viewer) -> bool:
+        """Drop ``viewer`` from this instance's set (the broker is not told); False if
+        it was not there."""
         local = self._viewers.get(viewer.session_id)
         if local is None or viewer not in local:
-            return
+            return False
         local.discard(viewer)
         if not local:
             del self._viewers[viewer.session_id]
@@ -420,6 +432,11 @@ class Hub:
             timer = self._expiry_timers.pop(viewer.session_id, None)
             if timer is not None:
                 timer.cancel()
+        return True
+
+    async def leave(self, viewer: Viewer) -> None:
+        if not self._forget(viewer):
+            return
         with contextlib.suppress(GatewayError):
             await self._call(
                 self.broker.release_viewer(

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from gateway.broker import (
+    Admission,
     Broker,
     IdempotencyClaim,
     Publication,
@@ -108,9 +109,16 @@ async def publish(
 async def admit(
     broker: Broker, session_id: str, limit: int = 100, linger: float = 60
 ) -> int | None:
-    return await broker.admit_viewer(
+    """The total after admitting one viewer, -1 when full, None when the session is gone;
+    an admission carries the session's record as the broker holds it."""
+    admission = await broker.admit_viewer(
         session_id, max_viewers=limit, now=time.time(), linger_seconds=linger
     )
+    if isinstance(admission, Admission):
+        assert admission.record.session_id == session_id
+        assert admission.record == await broker.get_session(session_id)
+        return admission.total
+    return admission
 
 
 async def release(broker: Broker, session_id: str, linger: float = 60) -> None:
@@ -218,6 +226,23 @@ async def test_admission_stops_at_the_limit_across_instances(backend: Backend) -
     assert await first.count_viewers(rec.session_id) == 5
     await release(second, rec.session_id)
     assert await admit(first, rec.session_id, limit=5) == 5
+
+
+async def test_an_admission_carries_the_session_and_its_data(backend: Backend) -> None:
+    """The record a viewer is admitted with is read in the same step: seq and data of
+    the last publish included (one round trip per join with Redis)."""
+    broker, _ = await backend.new()
+    rec = record()
+    await broker.create_session(rec, max_sessions=10)
+    await publish(broker, rec.session_id)
+    admission = await broker.admit_viewer(
+        rec.session_id, max_viewers=5, now=time.time(), linger_seconds=60
+    )
+    assert isinstance(admission, Admission)
+    assert admission.total == 1
+    assert admission.record.seq == 1
+    assert admission.record.data is not None
+    assert admission.record.key_id == rec.key_id
 
 
 async def test_admission_to_an_unknown_session_is_none(backend: Backend) -> None:

@@ -57,6 +57,13 @@ async def eventually(check: Callable[[], Any], seconds: float = 10) -> Any:
         await asyncio.sleep(0.1)
 
 
+async def started_workers(gw: Gateway, count: int = 2) -> list[int]:
+    """The pids of the workers once all ``count`` have logged their start: /health
+    answers as soon as one of them serves."""
+    assert await eventually(lambda: len(events(gw, "worker_started")) == count)
+    return [e["pid"] for e in events(gw, "worker_started")]
+
+
 async def stats(gw: Gateway) -> dict[str, Any]:
     async with gw.client() as client:
         response = await client.get("/api/stats", headers={"X-API-Key": gw.key("stats")})
@@ -81,7 +88,7 @@ async def test_two_workers_share_the_port_the_sessions_and_the_counts(
     """Connections land on both workers; a publish made on either reaches every viewer
     once, in order; /api/stats and /metrics count both workers' viewers and publishes."""
     gw = start_gateway(shared(redis_server(), server=TWO))
-    assert len(events(gw, "worker_started")) == 2
+    await started_workers(gw)
     session = await new_session_on(gw)
     viewers = [(await watch(gw, session["token"]))[0] for _ in range(12)]
     for n in range(8):  # each through a new connection, so either worker may answer
@@ -163,7 +170,7 @@ async def test_a_worker_that_dies_stops_the_gateway(
     """A worker killed from outside takes the whole gateway down (non-zero exit) rather
     than leaving half a port served: the orchestrator restarts it."""
     gw = start_gateway(shared(redis_server(), server=TWO))
-    pids = [e["pid"] for e in events(gw, "worker_started")]
+    pids = await started_workers(gw)
     os.kill(pids[0], signal.SIGKILL)
     assert gw.proc is not None
     code = await asyncio.to_thread(gw.proc.wait, 15)

@@ -3,9 +3,17 @@ the same through Sentinel (``redis+sentinel://``, ``rediss+sentinel://``)."""
 
 from __future__ import annotations
 
-from .base import Broker, IdempotencyClaim, Publication, PublishOutcome, SessionRecord
+from .base import (
+    Admission,
+    Broker,
+    IdempotencyClaim,
+    Publication,
+    PublishOutcome,
+    SessionRecord,
+)
 
 __all__ = [
+    "Admission",
     "Broker",
     "IdempotencyClaim",
     "Publication",

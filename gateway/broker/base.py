@@ -74,6 +74,15 @@ class PublishOutcome:
     replayed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A viewer counted by :meth:`Broker.admit_viewer`, and the session as it was then."""
+
+    #: Viewers of the session on every instance, this one included.
+    total: int
+    record: SessionRecord
+
+
 class Broker(ABC):
     """Session storage and cross-instance delivery. Every method may raise BrokerUnavailable."""
 
@@ -144,13 +153,14 @@ class Broker(ABC):
     @abstractmethod
     async def admit_viewer(
         self, session_id: str, *, max_viewers: int, now: float, linger_seconds: float
-    ) -> int | None:
+    ) -> Admission | int | None:
         """Count one more viewer of the session on this instance, unless the session
         already has ``max_viewers`` on all instances together.
 
-        Checking and counting are one step, so concurrent joins on any number of
-        instances never admit more than ``max_viewers``. Returns the total after the
-        viewer was counted, -1 when the session is full, None when it is gone.
+        Checking, counting and reading the session are one step, so concurrent joins
+        on any number of instances never admit more than ``max_viewers``, and the
+        record returned is the one the viewer was admitted to. Returns the
+        :class:`Admission`, -1 when the session is full, None when it is gone.
         """
 
     @abstractmethod

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from ..errors import Forbidden, IdempotencyConflict, SessionExpired, SessionNotFound
 from .base import (
+    Admission,
     Broker,
     Deliver,
     IdempotencyClaim,
@@ -101,14 +102,15 @@ class MemoryBroker(Broker):
 
     async def admit_viewer(
         self, session_id: str, *, max_viewers: int, now: float, linger_seconds: float
-    ) -> int | None:
-        if session_id not in self._sessions:
+    ) -> Admission | int | None:
+        record = self._sessions.get(session_id)
+        if record is None:
             return None
         count = self._viewers.get(session_id, 0)
         if count >= max_viewers:
             return -1
         self._viewers[session_id] = count + 1
-        return count + 1
+        return Admission(count + 1, record)
 
     async def release_viewer(self, session_id: str, *, now: float, linger_seconds: float) -> None:
         count = self._viewers.get(session_id, 0) - 1

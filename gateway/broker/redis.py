@@ -56,6 +56,7 @@ from ..errors import (
 )
 from ..wire import DATA_HEAD
 from .base import (
+    Admission,
     Broker,
     Deliver,
     IdempotencyClaim,
@@ -180,14 +181,15 @@ return {}
 """
 
 # KEYS: viewers, data, session. ARGV: instance, count, deadline_ms, now_ms, linger_ms,
-# keep_ms, max_viewers. Returns the total with this instance's new count, -1 when
-# that is over max_viewers (nothing written), -2 when the session is gone.
+# keep_ms, max_viewers. Returns {total with this instance's new count, the data (or
+# nil), the session's fields...}; {-1} when that is over max_viewers (nothing
+# written), {-2} when the session is gone.
 _ADMIT = (
     _COUNT_LIVE
     + """
-if redis.call('EXISTS', KEYS[3]) == 0 then return -2 end
+if redis.call('EXISTS', KEYS[3]) == 0 then return {-2} end
 local total = count_live(KEYS[1], tonumber(ARGV[4]), ARGV[1]) + tonumber(ARGV[2])
-if total > tonumber(ARGV[7]) then return -1 end
+if total > tonumber(ARGV[7]) then return {-1} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
 local pttl = redis.call('PTTL', KEYS[3])
 if pttl > 0 then redis.call('PEXPIRE', KEYS[1], pttl) end
@@ -195,7 +197,9 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
   local keep = math.max(tonumber(ARGV[5]), tonumber(ARGV[6]))
   if redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
 end
-return total
+local reply = {total, redis.call('GET', KEYS[2])}
+for _, item in ipairs(redis.call('HGETALL', KEYS[3])) do reply[#reply + 1] = item end
+return reply
 """
 )
 
@@ -620,16 +624,7 @@ class RedisBroker(Broker):
             fields, data = await pipe.execute()
         if not fields:
             return None
-        return SessionRecord(
-            session_id=session_id,
-            key_id=fields["key_id"],
-            created_at=float(fields["created_at"]),
-            expires_at=float(fields["expires_at"]),
-            seq=int(fields.get("seq", 0)),
-            data=data,
-            last_published_at=_float(fields.get("last_published_at")),
-            linger_from=_float(fields.get("linger_from")),
-        )
+        return _record(session_id, fields, data)
 
     @_redis_call
     async def publish(
@@ -693,25 +688,32 @@ class RedisBroker(Broker):
 
     async def admit_viewer(
         self, session_id: str, *, max_viewers: int, now: float, linger_seconds: float
-    ) -> int | None:
+    ) -> Admission | int | None:
         try:
             async with self._lock(session_id):
                 count = self._reported.get(session_id, (0, linger_seconds))[0] + 1
-                total = await self._admit_script(
+                answer = await self._admit_script(
                     session_id, count, now, linger_seconds, max_viewers
                 )
+                total = int(answer[0])
                 if total >= 0:
                     self._reported[session_id] = (count, linger_seconds)
         finally:
             self._drop_lock(session_id)
-        return None if total == -2 else total
+        if total == -2:
+            return None
+        if total < 0:
+            return -1
+        fields = dict(zip(answer[2::2], answer[3::2], strict=True))
+        return Admission(total, _record(session_id, fields, answer[1]))
 
     @_redis_call
     async def _admit_script(
         self, session_id: str, count: int, now: float, linger_seconds: float, max_viewers: int
-    ) -> int:
+    ) -> list[Any]:
         keys, args = self._viewer_script_input(session_id, count, now, linger_seconds)
-        return int(await self._admit(keys=keys, args=[*args, max_viewers]))
+        answer: list[Any] = await self._admit(keys=keys, args=[*args, max_viewers])
+        return answer
 
     def _viewer_script_input(
         self, session_id: str, count: int, now: float, linger_seconds: float
@@ -785,6 +787,20 @@ class RedisBroker(Broker):
             pipe.zcard(self._prefix + "sessions")
             _, count = await pipe.execute()
         return int(count)
+
+
+def _record(session_id: str, fields: dict[str, str], data: str | None) -> SessionRecord:
+    """A session as the hash ``s:<id>`` and the data ``d:<id>`` hold it."""
+    return SessionRecord(
+        session_id=session_id,
+        key_id=fields["key_id"],
+        created_at=float(fields["created_at"]),
+        expires_at=float(fields["expires_at"]),
+        seq=int(fields.get("seq", 0)),
+        data=data,
+        last_published_at=_float(fields.get("last_published_at")),
+        linger_from=_float(fields.get("linger_from")),
+    )
 
 
 def _clock() -> float:
