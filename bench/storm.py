@@ -71,7 +71,12 @@ class Storm:
         server = self.targets.server(target)
         config = Path(server.command[-1])
         # One issuer for both instances: a token minted by one is valid on the other.
-        config.write_text(config.read_text() + f'\n[auth]\nissuer = "{ISSUER}"\n')
+        text = config.read_text() + f'\n[auth]\nissuer = "{ISSUER}"\n'
+        if self.args.broker_timeout is not None:
+            text = text.replace(
+                "[broker]\n", f"[broker]\ntimeout_seconds = {self.args.broker_timeout}\n"
+            )
+        config.write_text(text)
         return server
 
     def endpoint(self, server: bench_run.Server) -> netio.Endpoint:
@@ -232,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds for all to return")
     parser.add_argument(
         "--workers", type=int, choices=(1, 2), default=1, help="server.workers of B"
+    )
+    parser.add_argument(
+        "--broker-timeout", type=float, help="broker.timeout_seconds of both (default 2)"
     )
     parser.add_argument("--json-out", type=Path)
     parser.add_argument(
