@@ -204,6 +204,17 @@ class BrokerUnavailable(GatewayError):
     status, close_code, title, slug = 503, 1013, "Service Unavailable", "broker-unavailable"
 
 
+def is_closed_transport(exc: BaseException) -> bool:
+    """Whether ``exc`` is uvloop's way of saying a connection closed under a write.
+
+    A Redis connection cut by its peer between the client's connect and its first
+    write makes uvloop raise ``RuntimeError("unable to perform operation on
+    <TCPTransport closed=True ...>; the handler is closed")`` where asyncio raises an
+    OSError: drivers pass it through, and it is a lost connection like any other.
+    """
+    return isinstance(exc, RuntimeError) and "closed" in str(exc)
+
+
 class ShuttingDown(GatewayError):
     """Raised for new work while the gateway drains on SIGTERM."""
 

@@ -30,7 +30,7 @@ from limits.aio.strategies import RateLimiter as Strategy
 from limits.storage import storage_from_string
 
 from .config import RateLimitSettings, SentinelURL, is_sentinel_url
-from .errors import BrokerUnavailable, RateLimited
+from .errors import BrokerUnavailable, RateLimited, is_closed_transport
 
 T = TypeVar("T")
 
@@ -176,4 +176,8 @@ def storage_for(
 
 def _is_storage_error(exc: BaseException) -> bool:
     # limits passes the driver's own errors through (redis.exceptions.*).
-    return isinstance(exc, ConnectionError | OSError) or type(exc).__module__.startswith("redis")
+    return (
+        isinstance(exc, ConnectionError | OSError)
+        or type(exc).__module__.startswith("redis")
+        or is_closed_transport(exc)
+    )

@@ -88,3 +88,20 @@ async def test_limits_off_count_nothing(clock: Callable[[float], None]) -> None:
     for _ in range(5):
         await rate.hit("payment_per_ip", "10.0.0.1")
     assert rate.rejected["payment_per_ip"] == 0
+
+
+def test_a_connection_closed_under_uvloop_counts_as_a_lost_connection() -> None:
+    """uvloop raises RuntimeError, not OSError, for a write on a transport its peer
+    closed; the redis driver passes it through. The limiter and the broker treat it as
+    a lost connection (retried, then 503), any other RuntimeError as a bug."""
+    from gateway.broker.redis import _failing_over
+    from gateway.ratelimit import _is_storage_error
+
+    closed = RuntimeError(
+        "unable to perform operation on <TCPTransport closed=True reading=False 0x1>; "
+        "the handler is closed"
+    )
+    assert _is_storage_error(closed)
+    assert _failing_over(closed)
+    assert not _is_storage_error(RuntimeError("something else"))
+    assert not _failing_over(RuntimeError("something else"))

@@ -53,6 +53,7 @@ from ..errors import (
     IdempotencyConflict,
     SessionExpired,
     SessionNotFound,
+    is_closed_transport,
 )
 from ..wire import DATA_HEAD
 from .base import (
@@ -312,6 +313,8 @@ def _failing_over(exc: BaseException) -> bool:
     """Whether ``exc`` is one that a failover or restart of Redis produces."""
     if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
         return True
+    if is_closed_transport(exc):
+        return True
     return isinstance(exc, ResponseError) and str(exc).startswith(_FAILOVER_REPLIES)
 
 
@@ -332,7 +335,9 @@ def _redis_call(
         while True:
             try:
                 return await method(self, *args, **kwargs)
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, RuntimeError) as exc:
+                if isinstance(exc, RuntimeError) and not is_closed_transport(exc):
+                    raise
                 if not _failing_over(exc) or time.monotonic() + delay >= deadline:
                     raise BrokerUnavailable(f"Redis is unreachable ({type(exc).__name__})") from exc
                 if isinstance(exc, ResponseError):
@@ -495,7 +500,9 @@ class RedisBroker(Broker):
                     message = await pubsub.get_message(timeout=REFRESH_SECONDS)
                     if message is not None and message.get("type") == "message":
                         self._dispatch(message["data"])
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, RuntimeError) as exc:
+                if isinstance(exc, RuntimeError) and not is_closed_transport(exc):
+                    raise
                 if self._subscribed.is_set():
                     log.warning(
                         "subscription lost",
