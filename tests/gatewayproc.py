@@ -344,6 +344,31 @@ class Gateway:
         return found
 
 
+def run_cli(
+    cwd: Path,
+    *args: str,
+    secret: str | None,
+    env: dict[str, str] | None = None,
+    unset: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m gateway ARGS`` in ``cwd`` with every GATEWAY_* variable (and the
+    ``unset`` ones) cleared, then ``GATEWAY_JWT_SECRET`` = ``secret`` (unless None) and
+    ``env`` set."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k not in unset}
+    if secret is not None:
+        clean["GATEWAY_JWT_SECRET"] = secret
+    clean.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=cwd,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def make_gateway(
     certs: Any,
     overrides: dict[str, dict[str, Any]] | None = None,

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import ssl
 import stat
 import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import APIKeySettings
+
+from .gatewayproc import run_cli
 
 SHIPPED = Path(__file__).resolve().parents[1] / "config.toml"
 SECRET = "k" * 32
@@ -31,19 +31,7 @@ def run(tmp_path: Path) -> Run:
     def run(
         *args: str, secret: str | None = SECRET, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-        if secret is not None:
-            clean["GATEWAY_JWT_SECRET"] = secret
-        clean.update(env or {})
-        return subprocess.run(
-            [sys.executable, "-m", "gateway", *args],
-            cwd=tmp_path,
-            env=clean,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_cli(tmp_path, *args, secret=secret, env=env)
 
     return run
 

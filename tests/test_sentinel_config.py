@@ -4,11 +4,9 @@ every refusal names the part or the key that is wrong."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,8 @@ from gateway.config import (
     parse_settings,
 )
 from gateway.ratelimit import storage_for
+
+from .gatewayproc import run_cli
 
 SECRET = "k" * 32
 #: Three Sentinels, one of them by an IPv6 address, with the master's user and password.
@@ -280,21 +280,8 @@ def check_config(
     """``python -m gateway check-config`` on a config of ``[broker]`` lines ``broker``,
     GATEWAY_* and the test's variables cleared but for a valid JWT secret and ``env``."""
     (tmp_path / "config.toml").write_text(f"[broker]\n{broker}\n")
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("GATEWAY_") and k not in ("SENTINEL_PW", "REDIS_PW")
-    }
-    clean["GATEWAY_JWT_SECRET"] = SECRET
-    clean.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "check-config"],
-        cwd=tmp_path,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_cli(
+        tmp_path, "check-config", secret=SECRET, env=env, unset=("SENTINEL_PW", "REDIS_PW")
     )
 
 
