@@ -20,7 +20,7 @@ import pytest
 import redis
 from websockets.asyncio.client import ClientConnection, connect
 
-from .gatewayproc import HIGH_LIMITS, Gateway, RedisServer, payment
+from .gatewayproc import HIGH_LIMITS, Gateway, GatewayAPI, RedisServer, payment
 from .redisha import RedisHA, wait_for
 
 ISSUER = "https://gateway.test"
@@ -86,12 +86,9 @@ class Watcher:
 async def publish(
     client: httpx.AsyncClient, gw: Gateway, token: str, data: dict[str, Any], key: str
 ) -> httpx.Response:
-    return await client.post(
-        f"{gw.base}/api/payment",
-        headers={"X-API-Key": gw.key(), "Idempotency-Key": key},
-        json={"token": token, "data": data},
-        timeout=ANSWER_SECONDS,
-    )
+    """POST /api/payment with an Idempotency-Key through ``client``, whose timeout is
+    ANSWER_SECONDS."""
+    return await client.send(GatewayAPI(gw).payment(token, data, headers={"Idempotency-Key": key}))
 
 
 async def test_a_failover_loses_no_acknowledged_payment(
@@ -107,7 +104,7 @@ async def test_a_failover_loses_no_acknowledged_payment(
         token = (await api.new_session())["token"]
     watchers = [await Watcher.open(gw, token) for gw in (a, b, a, b)]
     acknowledged: dict[int, dict[str, Any]] = {}
-    async with httpx.AsyncClient(verify=a.ssl_context) as client:
+    async with httpx.AsyncClient(verify=a.ssl_context, timeout=ANSWER_SECONDS) as client:
         for n in range(3):
             data = payment(100_000 + n)
             body = (await publish(client, (a, b)[n % 2], token, data, f"before-{n}")).json()
@@ -242,7 +239,7 @@ async def _demote_under_load(start_gateway: Callable[..., Gateway], redis_ha: Re
     async with a.client() as api:
         token = (await api.new_session())["token"]
     watchers = [await Watcher.open(gw, token) for gw in (a, b)]
-    async with httpx.AsyncClient(verify=a.ssl_context) as client:
+    async with httpx.AsyncClient(verify=a.ssl_context, timeout=ANSWER_SECONDS) as client:
         first = await publish(client, a, token, payment(100_000), "first")
         assert first.status_code == 200, first.text
         old_master = redis_ha.master.port

@@ -27,7 +27,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from .gatewayproc import Gateway, RedisServer, payment
+from .gatewayproc import Gateway, GatewayAPI, RedisServer, payment
 from .test_e2e_redis import shared
 
 #: The viewer page's first retry waits 0.5–1 s (web/src/connection.ts, BACKOFF_BASE_MS).
@@ -122,15 +122,13 @@ async def publish_forever(
             if stop.is_set():
                 return statuses
             token = tokens[n % len(tokens)]
-            body = {"token": token, "data": payment(100_000 + n)}
+            data = payment(100_000 + n)
             first = next(start)
             for attempt in range(30):
                 gw = gateways[(first + attempt) % len(gateways)]
-                headers = {"X-API-Key": gw.key(), "Idempotency-Key": f"p-{n}"}
+                request = GatewayAPI(gw).payment(token, data, headers={"Idempotency-Key": f"p-{n}"})
                 try:
-                    response = await client.post(
-                        f"{gw.base}/api/payment", json=body, headers=headers
-                    )
+                    response = await client.send(request)
                 except httpx.TransportError:
                     await asyncio.sleep(0.05)
                     continue
