@@ -1,10 +1,10 @@
 """What the gateway changes in Hypercorn 0.18, in one place, installed once at start-up.
 
 Hypercorn has no setting for any of these, so :func:`patch_hypercorn` replaces four
-names in its modules, each with a subclass that changes as little as it can. Each
-change has a test that fails when Hypercorn changes under it
-(``tests/test_hypercorn_patches.py``), and the end-to-end tests check the behaviour
-from outside.
+names in its modules, each with a subclass that changes as little as it can (and
+:func:`gate_tls_handshakes` a fifth, item 7). Each change has a test that fails when
+Hypercorn changes under it (``tests/test_hypercorn_patches.py``), and the end-to-end
+tests check the behaviour from outside.
 
 1. **HTTP/1.1 only** (README, Security model). Hypercorn answers ``Upgrade: h2c`` with 101
    and switches the connection to HTTP/2 even over TLS with ALPN restricted to
@@ -41,12 +41,16 @@ from outside.
    collection, which ``tune_gc`` makes rare. :class:`ReleasingTCPServer` drops the
    protocol when the connection is over. Without both, 10,000 short TLS viewers left
    the process 500 MiB larger, and glibc kept that heap.
+7. **TLS handshakes are bounded per worker** (:mod:`gateway.accept`): Hypercorn's
+   worker calls ``asyncio.start_server``, which starts every queued connection's
+   handshake at once; a reconnect storm then finished none of them in time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from http import HTTPStatus
 from typing import Any
@@ -64,6 +68,8 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason
+
+from . import accept
 
 #: RFC 6455 §7.1.1: how long the gateway waits for the client's close frame.
 DEFAULT_CLOSE_TIMEOUT_SECONDS = 5.0
@@ -308,3 +314,25 @@ def patch_hypercorn() -> None:
         if current is not replacement and not issubclass(replacement, current):
             raise RuntimeError(f"{where} changed: review gateway/hypercorn_patches.py")
         setattr(module, name, replacement)
+
+
+class AsyncioWithGatedTLS:
+    """The ``asyncio`` module as ``hypercorn.asyncio.run`` sees it: the same, except that
+    its listeners bound their TLS handshakes (:mod:`gateway.accept`)."""
+
+    def __init__(self, handshakes: int) -> None:
+        self.start_server = functools.partial(accept.start_server, handshakes=handshakes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+
+def gate_tls_handshakes(handshakes: int) -> None:
+    """Hypercorn's TLS listeners run at most ``handshakes`` handshakes at once per
+    worker (``tls.handshakes_in_flight``); call before serving."""
+    current = getattr(hypercorn_asyncio_run, "asyncio", None)
+    if current is not asyncio and not isinstance(current, AsyncioWithGatedTLS):
+        raise RuntimeError(
+            "hypercorn.asyncio.run no longer imports asyncio: review gateway/accept.py"
+        )
+    setattr(hypercorn_asyncio_run, "asyncio", AsyncioWithGatedTLS(handshakes))  # noqa: B010

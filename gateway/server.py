@@ -28,7 +28,11 @@ from hypercorn.middleware import ProxyFixMiddleware
 from hypercorn.utils import wrap_app
 
 from .config import Settings
-from .hypercorn_patches import DEFAULT_CLOSE_TIMEOUT_SECONDS, patch_hypercorn
+from .hypercorn_patches import (
+    DEFAULT_CLOSE_TIMEOUT_SECONDS,
+    gate_tls_handshakes,
+    patch_hypercorn,
+)
 from .logs import is_peer_error, loop_exception_handler
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
@@ -180,6 +184,7 @@ async def serve(
     Hypercorn binds ``server.host:server.port`` and ``metrics.bind`` itself.
     """
     patch_hypercorn()
+    gate_tls_handshakes(settings.tls.handshakes_in_flight)
     tune_gc()
     trimmer = asyncio.ensure_future(trim_heap_forever())
     try:

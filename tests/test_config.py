@@ -234,6 +234,9 @@ def test_an_unknown_key_anywhere_names_its_dotted_path(doc: dict[str, Any], dott
         ({"logging": {"format": "xml"}}, "logging.format"),
         ({"metrics": {"bind": "9464"}}, "metrics.bind"),
         ({"proxy": {"trusted_hops": -1}}, "proxy.trusted_hops"),
+        ({"tls": {"handshakes_in_flight": 0}}, "tls.handshakes_in_flight"),
+        ({"tls": {"handshakes_in_flight": 4097}}, "tls.handshakes_in_flight"),
+        ({"tls": {"handshakes_in_flight": True}}, "tls.handshakes_in_flight"),
     ],
 )
 def test_a_wrong_type_or_value_names_its_dotted_path(doc: dict[str, Any], dotted: str) -> None:

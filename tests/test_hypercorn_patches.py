@@ -217,5 +217,6 @@ def test_the_module_documents_each_change() -> None:
         "1009",
         "1002",
         "freed at once",
+        "TLS handshakes are bounded",
     ):
         assert topic in doc

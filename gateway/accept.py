@@ -1,0 +1,211 @@
+"""TLS listeners that take on only as many handshakes as a worker can finish.
+
+asyncio's ``start_server`` accepts every connection the kernel has queued and starts
+its TLS handshake at once. When an instance dies, its viewers (thousands) reconnect to
+the others within the same second; every handshake then advances a step per loop
+turn, a turn takes seconds, every one of them finishes late, and a viewer whose
+admission misses ``broker.timeout_seconds`` is closed with 1013 and comes back to pay
+for another handshake (``bench/storm.py``: 800–2,500 such retries per run of 5,000).
+
+:func:`start_server` has the same signature and, for TLS, accepts a connection only
+while fewer than ``limit`` handshakes are in progress in this worker; the others wait
+in the kernel's accept queue (``server.BACKLOG``), where a waiting connection costs
+the process nothing. A handshake holds its slot until it finishes or fails, or for
+:data:`SLOT_SECONDS` at most: clients that connect and send nothing cannot keep the
+door shut, each of them delays the queue by at most that long. Handshakes then finish
+in the order the clients came, at the rate the CPU allows, and the loop stays quick
+enough for the admissions that follow them.
+
+Hypercorn calls ``asyncio.start_server`` from its worker (``hypercorn.asyncio.run``);
+:func:`gateway.hypercorn_patches.gate_tls_handshakes` points that one call here, with
+``tls.handshakes_in_flight``. Plain listeners (TLS ends at a proxy) are asyncio's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger("gateway.accept")
+
+#: The longest one handshake keeps the others waiting.
+SLOT_SECONDS = 1.0
+#: After the process ran out of file descriptors or memory, accepting resumes this
+#: much later (asyncio waits the same second).
+RESOURCE_PAUSE_SECONDS = 1.0
+#: What accept() raises when the process or the system is out of a resource.
+RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: Handshakes in progress at once per worker when nothing else is configured.
+DEFAULT_LIMIT = 64
+#: asyncio's default StreamReader buffer limit.
+STREAM_LIMIT = 2**16
+
+ClientConnected = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def start_server(
+    client_connected_cb: ClientConnected,
+    *,
+    sock: socket.socket,
+    backlog: int = 100,
+    ssl: ssl.SSLContext | None = None,
+    ssl_handshake_timeout: float | None = None,
+    handshakes: int = DEFAULT_LIMIT,
+) -> Any:
+    """``asyncio.start_server`` as Hypercorn's worker calls it, with at most
+    ``handshakes`` TLS handshakes in progress (a plain listener is asyncio's own)."""
+    if ssl is None:
+        return await asyncio.start_server(client_connected_cb, sock=sock, backlog=backlog)
+    server = GatedServer(
+        client_connected_cb,
+        sock,
+        ssl,
+        limit=handshakes,
+        handshake_timeout=ssl_handshake_timeout,
+        backlog=backlog,
+    )
+    server.start()
+    return server
+
+
+class GatedServer:
+    """A listening socket whose TLS handshakes are bounded; asyncio's Server API as far
+    as Hypercorn uses it (``close``, ``wait_closed``, ``sockets``)."""
+
+    def __init__(
+        self,
+        client_connected_cb: ClientConnected,
+        sock: socket.socket,
+        context: ssl.SSLContext,
+        *,
+        limit: int,
+        handshake_timeout: float | None = None,
+        backlog: int = 100,
+        slot_seconds: float = SLOT_SECONDS,
+    ) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self._callback = client_connected_cb
+        self._sock = sock
+        self._context = context
+        self._limit = limit
+        self._handshake_timeout = handshake_timeout
+        self._backlog = backlog
+        self._slot_seconds = slot_seconds
+        self._loop = asyncio.get_running_loop()
+        #: Handshakes holding a slot.
+        self.holding = 0
+        #: Connections accepted so far (tests wait on it).
+        self.accepted = 0
+        self._handshakes: set[asyncio.Task[None]] = set()
+        self._reading = False
+        self._resume: asyncio.TimerHandle | None = None
+        self._closed = asyncio.Event()
+        self._serving = False
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return () if self._closed.is_set() else (self._sock,)
+
+    def start(self) -> None:
+        self._sock.setblocking(False)
+        self._sock.listen(self._backlog)
+        self._serving = True
+        self._watch()
+
+    def is_serving(self) -> bool:
+        return self._serving
+
+    def close(self) -> None:
+        """Stop accepting and drop the handshakes not yet finished (the connections
+        they became are the caller's, as with asyncio's Server)."""
+        if not self._serving:
+            return
+        self._serving = False
+        self._unwatch()
+        if self._resume is not None:
+            self._resume.cancel()
+        self._sock.close()
+        for task in self._handshakes:
+            task.cancel()
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+        if self._handshakes:
+            await asyncio.gather(*self._handshakes, return_exceptions=True)
+
+    def _watch(self) -> None:
+        if self._serving and not self._reading and self.holding < self._limit:
+            self._loop.add_reader(self._sock.fileno(), self._accept)
+            self._reading = True
+
+    def _unwatch(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self._sock.fileno())
+            self._reading = False
+
+    def _accept(self) -> None:
+        while self.holding < self._limit:
+            try:
+                conn, _ = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue  # the client gave up while it waited in the queue
+            except OSError as exc:
+                if exc.errno not in RESOURCE_ERRNOS:
+                    raise
+                log.warning(
+                    "accept paused: %s",
+                    exc.strerror,
+                    extra={"event": "accept_paused", "errno": exc.errno},
+                )
+                self._unwatch()
+                self._resume = self._loop.call_later(RESOURCE_PAUSE_SECONDS, self._watch)
+                return
+            self.accepted += 1
+            self.holding += 1
+            task = self._loop.create_task(self._handshake(conn))
+            self._handshakes.add(task)
+            task.add_done_callback(self._handshakes.discard)
+        self._unwatch()  # full: the kernel's queue holds the rest
+
+    async def _handshake(self, conn: socket.socket) -> None:
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.holding -= 1
+                self._watch()
+
+        timer = self._loop.call_later(self._slot_seconds, release)
+        reader = asyncio.StreamReader(limit=STREAM_LIMIT, loop=self._loop)
+        protocol = asyncio.StreamReaderProtocol(reader, self._callback, loop=self._loop)
+        try:
+            await self._loop.connect_accepted_socket(
+                lambda: protocol,
+                conn,
+                ssl=self._context,
+                ssl_handshake_timeout=self._handshake_timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError):
+            # A failed handshake (a scanner, a client that left, a timeout): the
+            # transport has closed the socket, or it never got one.
+            with contextlib.suppress(OSError):
+                conn.close()
+        except asyncio.CancelledError:
+            with contextlib.suppress(OSError):
+                conn.close()
+            raise
+        finally:
+            timer.cancel()
+            release()

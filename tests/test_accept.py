@@ -1,0 +1,213 @@
+"""gateway.accept: TLS handshakes bounded per worker, over real sockets and real TLS.
+
+Each test holds the server's slots with clients that connect and say nothing (the
+handshake waits for a ClientHello that never comes) and watches what a real TLS
+client gets meanwhile. The reconnect storm this is for is measured by bench/storm.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from hypercorn.asyncio import run as hypercorn_asyncio_run
+
+from gateway import accept
+from gateway.accept import GatedServer
+from gateway.certs import DevCertificate
+from gateway.hypercorn_patches import AsyncioWithGatedTLS, gate_tls_handshakes
+
+from .gatewayproc import Gateway
+from .wsclient import poll, receive, viewer
+
+#: Long enough that no slot in these tests is ever released by its timer.
+NEVER = 3600.0
+
+
+def contexts(certs: DevCertificate) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(certs.cert_file, certs.key_file)
+    client = ssl.create_default_context(cafile=str(certs.ca_file))
+    return server, client
+
+
+async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """The app behind the listener: answers one line, then closes."""
+    writer.write(b"hello " + await reader.readline())
+    await writer.drain()
+    writer.close()
+
+
+@contextlib.asynccontextmanager
+async def gated(
+    certs: DevCertificate, limit: int, slot_seconds: float = NEVER
+) -> AsyncIterator[tuple[GatedServer, Callable[[], Awaitable[bytes]], int]]:
+    """A GatedServer on a free loopback port, and a function that does one TLS exchange."""
+    server_context, client_context = contexts(certs)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = GatedServer(
+        greet, sock, server_context, limit=limit, handshake_timeout=30, slot_seconds=slot_seconds
+    )
+    server.start()
+
+    async def exchange() -> bytes:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_context, server_hostname="localhost"
+        )
+        writer.write(b"world\n")
+        answer = await reader.read()
+        writer.close()
+        return answer
+
+    try:
+        yield server, exchange, port
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def until(check: Callable[[], bool], what: str) -> None:
+    async def probe() -> bool:
+        return check()
+
+    await poll(probe, bool, 10, what)
+
+
+async def silent(port: int) -> socket.socket:
+    """A client that connects and never sends its ClientHello."""
+    sock = socket.socket()
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    return sock
+
+
+async def test_a_free_slot_serves_at_once(certs: DevCertificate) -> None:
+    async with gated(certs, limit=2) as (server, exchange, _):
+        assert await exchange() == b"hello world\n"
+        assert await exchange() == b"hello world\n"
+        await until(lambda: server.holding == 0, "the slots are given back")
+        assert server.accepted == 2
+
+
+async def test_a_full_server_leaves_the_next_connection_in_the_kernel_queue(
+    certs: DevCertificate,
+) -> None:
+    """One slot, held by a silent client: the next client is not accepted (it waits in
+    the listen queue, its ClientHello unread) until the silent one leaves; then it is
+    served. Nothing is refused or lost meanwhile."""
+    async with gated(certs, limit=1) as (server, exchange, port):
+        quiet = await silent(port)
+        await until(lambda: server.accepted == 1, "the silent client is accepted")
+        waiting = asyncio.create_task(exchange())
+        # A negative check: the loop gets many turns in which an ungated server would
+        # accept; it can only pass wrongly if accepting were slower than that.
+        for _ in range(50):
+            await asyncio.sleep(0.005)
+        assert (server.accepted, server.holding) == (1, 1)
+        assert not waiting.done()
+        quiet.close()  # its handshake fails at EOF and gives the slot back
+        assert await asyncio.wait_for(waiting, 10) == b"hello world\n"
+        assert server.accepted == 2
+
+
+async def test_a_silent_client_holds_its_slot_for_slot_seconds_at_most(
+    certs: DevCertificate,
+) -> None:
+    """With every slot held by clients that say nothing, a real client is still
+    served once their slots time out, while they stay connected."""
+    async with gated(certs, limit=2, slot_seconds=0.05) as (server, exchange, port):
+        quiet = [await silent(port) for _ in range(2)]
+        await until(lambda: server.accepted == 2, "both silent clients accepted")
+        assert await asyncio.wait_for(exchange(), 10) == b"hello world\n"
+        assert server.accepted == 3
+        for sock in quiet:
+            sock.close()
+        await until(lambda: server.holding == 0, "every slot given back")
+
+
+async def test_a_failed_handshake_gives_its_slot_back(certs: DevCertificate) -> None:
+    """Bytes that are not TLS fail the handshake; the server serves the next client."""
+    async with gated(certs, limit=1) as (server, exchange, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert await reader.read() == b""  # closed without an answer
+        writer.close()
+        await until(lambda: server.holding == 0, "the slot is given back")
+        assert await exchange() == b"hello world\n"
+
+
+async def test_close_stops_accepting_and_ends_the_handshakes_in_progress(
+    certs: DevCertificate,
+) -> None:
+    async with gated(certs, limit=4) as (server, _, port):
+        quiet = await silent(port)
+        await until(lambda: server.holding == 1, "a handshake in progress")
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), 10)
+        assert (server.holding, server.is_serving(), server.sockets) == (0, False, ())
+        loop = asyncio.get_running_loop()
+        assert await loop.sock_recv(quiet, 1) == b""  # its connection was closed
+        quiet.close()
+        with socket.socket() as late:
+            late.setblocking(False)
+            with pytest.raises(ConnectionRefusedError):
+                await loop.sock_connect(late, ("127.0.0.1", port))
+
+
+def test_a_limit_below_one_is_refused(certs: DevCertificate) -> None:
+    server_context, _ = contexts(certs)
+
+    async def build() -> None:
+        with socket.socket() as sock, pytest.raises(ValueError, match="at least 1"):
+            GatedServer(greet, sock, server_context, limit=0)
+
+    asyncio.run(build())
+
+
+async def test_plain_listeners_are_asyncios_own() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        server = await accept.start_server(greet, sock=sock, backlog=8, ssl=None)
+        assert isinstance(server, asyncio.Server)
+        server.close()
+        await server.wait_closed()
+
+
+def test_hypercorns_worker_gets_the_gated_start_server() -> None:
+    """gate_tls_handshakes swaps the asyncio Hypercorn's worker sees, and only its
+    start_server: everything else is asyncio's."""
+    saved: Any = hypercorn_asyncio_run.asyncio
+    try:
+        gate_tls_handshakes(7)
+        seen: Any = hypercorn_asyncio_run.asyncio
+        assert isinstance(seen, AsyncioWithGatedTLS)
+        assert seen.start_server.func is accept.start_server
+        assert seen.start_server.keywords == {"handshakes": 7}
+        assert (seen.Event, seen.wait_for) == (asyncio.Event, asyncio.wait_for)
+        gate_tls_handshakes(9)  # again, over its own proxy
+        assert hypercorn_asyncio_run.asyncio.start_server.keywords == {"handshakes": 9}
+    finally:
+        hypercorn_asyncio_run.asyncio = saved
+
+
+async def test_a_gateway_with_one_handshake_at_a_time_serves_many_viewers(
+    start_gateway: Callable[..., Gateway],
+) -> None:
+    """`gateway serve` with tls.handshakes_in_flight = 1: 30 viewers opened at once all
+    get SESSION_INFO (the gate queues them, it does not refuse them)."""
+    gw = start_gateway({"tls": {"handshakes_in_flight": 1}})
+    async with gw.client() as client:
+        token = (await client.new_session())["token"]
+
+    async def first_message() -> str:
+        async with viewer(gw, token) as ws:
+            return str((await receive(ws))["type"])
+
+    assert await asyncio.gather(*(first_message() for _ in range(30))) == ["SESSION_INFO"] * 30
