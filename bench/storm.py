@@ -66,6 +66,7 @@ class Storm:
         self.b = self._server("gateway-redis-w2" if args.workers == 2 else "gateway-redis")
         self.retries = 0
         self.done_at: list[float] = []
+        self.timeline: list[dict[str, float]] = []
 
     def _server(self, target: str) -> bench_run.Server:
         server = self.targets.server(target)
@@ -172,6 +173,7 @@ class Storm:
             "loadgenCpuPercent": round(100 * own / took_data, 1),
             "deadlineSeconds": self.args.deadline,
             "workersOfB": self.args.workers,
+            "timeline": self.timeline,
         }
         pool_b.close_all()
         await pool_b.wait_closed()
@@ -192,12 +194,29 @@ class Storm:
                 raise SystemExit(f"a viewer was not back within {self.args.deadline} s")
 
     async def _progress(self, pool: netio.ViewerPool, since: float, total: int) -> None:
+        """Every second: viewers back, and the CPU of B and of this load generator over
+        that second (``self.timeline``), to show which of them the storm waits for."""
+        assert self.b.proc is not None
+        b_cpu = procstat.tree_cpu_seconds(self.b.proc.pid) or 0.0
+        own_cpu = procstat.self_cpu_seconds()
+        at = time.monotonic()
         while True:
-            await asyncio.sleep(2)
+            await asyncio.sleep(1)
+            now = time.monotonic()
+            b_now = procstat.tree_cpu_seconds(self.b.proc.pid) or 0.0
+            own_now = procstat.self_cpu_seconds()
+            point = {
+                "t": round(now - since, 1),
+                "back": len(self.done_at),
+                "bCpuPercent": round(100 * (b_now - b_cpu) / (now - at)),
+                "loadgenCpuPercent": round(100 * (own_now - own_cpu) / (now - at)),
+            }
+            self.timeline.append(point)
+            b_cpu, own_cpu, at = b_now, own_now, now
             log(
-                f"{time.monotonic() - since:5.1f} s: {len(self.done_at)}/{total} back, "
-                f"{self.retries} retries, {pool.connect_errors} connect errors "
-                f"({pool.connect_error_sample})"
+                f"{point['t']:5.1f} s: {point['back']}/{total} back, B {point['bCpuPercent']} % "
+                f"CPU, load generator {point['loadgenCpuPercent']} %, {self.retries} retries, "
+                f"{pool.connect_errors} connect errors ({pool.connect_error_sample})"
             )
 
     @staticmethod

@@ -53,12 +53,14 @@ import contextlib
 import functools
 import json
 from http import HTTPStatus
+from ssl import SSLError
 from typing import Any
 
 import h11
 from hypercorn import protocol as hypercorn_protocol
 from hypercorn.asyncio import run as hypercorn_asyncio_run
-from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.asyncio.tcp_server import MAX_RECV, TCPServer
+from hypercorn.events import Closed, RawData
 from hypercorn.protocol import h11 as hypercorn_h11
 from hypercorn.protocol import ws_stream
 from hypercorn.protocol.events import Body, Data, StreamClosed
@@ -121,7 +123,31 @@ class HTTP11Only(H11Protocol):
 
 
 class ReleasingTCPServer(TCPServer):
-    """Hypercorn's connection, freed by reference counting as soon as it is over."""
+    """Hypercorn's connection, freed by reference counting as soon as it is over, whose
+    timed waits run in the connection's own task.
+
+    Python 3.11's ``asyncio.wait_for`` wraps what it waits for in a task of its own:
+    Hypercorn's read loop made one per read and its keep-alive timer one per
+    connection, and every idle viewer kept one alive for its pending read. The two
+    waits here are Hypercorn's, with ``asyncio.timeout`` (which ``wait_for`` itself
+    uses from 3.12 on).
+    """
+
+    async def _read_data(self) -> None:
+        while not self.reader.at_eof():
+            try:
+                async with asyncio.timeout(self.config.read_timeout):
+                    data = await self.reader.read(MAX_RECV)
+            except (ConnectionError, OSError, TimeoutError, SSLError):
+                break
+            await self.protocol.handle(RawData(data))
+        await self.protocol.handle(Closed())
+
+    async def _idle_timeout(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.keep_alive_timeout):
+                await self.context.terminated.wait()
+        await asyncio.shield(self._initiate_server_close())
 
     async def run(self) -> None:
         try:

@@ -152,6 +152,20 @@ def test_connections_are_built_and_pinged_by_the_names_patched() -> None:
     assert "self.context.sleep(self.config.websocket_ping_interval)" in pings
 
 
+def test_the_timed_waits_replaced_are_still_hypercorns() -> None:
+    """ReleasingTCPServer rewrites two of TCPServer's methods with asyncio.timeout in
+    place of wait_for: if Hypercorn changes either, the copies must be reviewed."""
+    read = inspect.getsource(TCPServer._read_data)
+    assert "asyncio.wait_for(self.reader.read(MAX_RECV), self.config.read_timeout)" in read
+    assert "await self.protocol.handle(RawData(data))" in read
+    assert "await self.protocol.handle(Closed())" in read
+    idle = inspect.getsource(TCPServer._idle_timeout)
+    assert "self.context.terminated.wait(), self.config.keep_alive_timeout" in idle
+    assert "await asyncio.shield(self._initiate_server_close())" in idle
+    for name in ("_read_data", "_idle_timeout"):
+        assert name in vars(ReleasingTCPServer)
+
+
 async def echo_socket(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """A bare ASGI app: lifespan, and a WebSocket that is accepted and held to its end."""
     if scope["type"] == "lifespan":
