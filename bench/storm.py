@@ -73,6 +73,10 @@ class Storm:
         config = Path(server.command[-1])
         # One issuer for both instances: a token minted by one is valid on the other.
         text = config.read_text() + f'\n[auth]\nissuer = "{ISSUER}"\n'
+        if self.args.handshakes is not None:
+            text = text.replace(
+                "[tls]\n", f"[tls]\nhandshakes_in_flight = {self.args.handshakes}\n"
+            )
         if self.args.broker_timeout is not None:
             text = text.replace(
                 "[broker]\n", f"[broker]\ntimeout_seconds = {self.args.broker_timeout}\n"
@@ -173,6 +177,7 @@ class Storm:
             "loadgenCpuPercent": round(100 * own / took_data, 1),
             "deadlineSeconds": self.args.deadline,
             "workersOfB": self.args.workers,
+            "handshakesInFlight": self.args.handshakes or 64,
             "timeline": self.timeline,
         }
         pool_b.close_all()
@@ -259,6 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--broker-timeout", type=float, help="broker.timeout_seconds of both (default 2)"
+    )
+    parser.add_argument(
+        "--handshakes",
+        type=int,
+        help="tls.handshakes_in_flight of both (default 64, at most 1024)",
     )
     parser.add_argument("--json-out", type=Path)
     parser.add_argument(

@@ -121,7 +121,7 @@ class TLSSettings(Section):
     certfile: str | None = None
     keyfile: str | None = None
     #: TLS handshakes a worker runs at once; more connections wait in the accept queue.
-    handshakes_in_flight: int = Field(default=64, ge=1, le=4096)
+    handshakes_in_flight: int = Field(default=64, ge=1, le=1024)
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> TLSSettings:
