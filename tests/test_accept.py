@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -211,3 +212,88 @@ async def test_a_gateway_with_one_handshake_at_a_time_serves_many_viewers(
             return str((await receive(ws))["type"])
 
     assert await asyncio.gather(*(first_message() for _ in range(30))) == ["SESSION_INFO"] * 30
+
+
+#: A GatedServer in a process that may open only 4 more files: what it prints.
+OUT_OF_FILES_SERVER = """
+import asyncio, logging, os, resource, socket, ssl, sys
+from gateway import accept
+from gateway.accept import GatedServer
+
+accept.RESOURCE_PAUSE_SECONDS = 0.05
+logging.basicConfig(stream=sys.stdout, format="%(message)s", level=logging.WARNING)
+
+
+async def greet(reader, writer):
+    writer.write(b"hello " + await reader.readline())
+    await writer.drain()
+    writer.close()
+
+
+async def main():
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(sys.argv[1], sys.argv[2])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = GatedServer(greet, sock, context, limit=64, handshake_timeout=30)
+    server.start()
+    highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 5, hard))
+    print("port", sock.getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+
+asyncio.run(main())
+"""
+
+
+async def test_out_of_file_descriptors_pauses_accepting_and_then_serves(
+    certs: DevCertificate,
+) -> None:
+    """accept() failing with EMFILE stops the listener for a moment instead of
+    spinning on a socket that stays readable (the log says so a few times, not
+    thousands); once files are free again, a client is served."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        OUT_OF_FILES_SERVER,
+        str(certs.cert_file),
+        str(certs.key_file),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    silent_clients: list[socket.socket] = []
+    try:
+        async with asyncio.timeout(20):
+            port = int((await child.stdout.readline()).split()[1])
+            for _ in range(12):
+                silent_clients.append(await silent(port))
+            assert (await child.stdout.readline()).startswith(b"accept paused: ")
+        # Out of files for half a second: a pause of 0.05 s logs about ten times in
+        # it; a listener that kept trying would log thousands.
+        await asyncio.sleep(0.5)
+        for sock in silent_clients:
+            sock.close()
+        _, client_context = contexts(certs)
+        async with asyncio.timeout(20):
+            while True:  # the queue drains: the closed clients first, then this one
+                with contextlib.suppress(ConnectionError, ssl.SSLError):
+                    reader, writer = await asyncio.open_connection(
+                        "127.0.0.1", port, ssl=client_context, server_hostname="localhost"
+                    )
+                    writer.write(b"world\n")
+                    answer = await reader.read()
+                    writer.close()
+                    if answer:
+                        break
+        assert answer == b"hello world\n"
+        assert child.returncode is None
+    finally:
+        for sock in silent_clients:
+            sock.close()
+        child.kill()
+        logged = await child.stdout.read()
+        await child.wait()
+    assert logged.count(b"accept paused") < 100, "the listener spun on EMFILE"
+    assert logged.count(b"accept paused") >= 1
