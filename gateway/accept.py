@@ -24,7 +24,6 @@ Hypercorn calls ``asyncio.start_server`` from its worker (``hypercorn.asyncio.ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import socket
@@ -41,6 +40,9 @@ SLOT_SECONDS = 1.0
 RESOURCE_PAUSE_SECONDS = 1.0
 #: What accept() raises when the process or the system is out of a resource.
 RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: How handshakes end when the client is not a TLS client, leaves or is too slow
+#: (ssl.SSLError, ConnectionError and TimeoutError are OSErrors).
+HANDSHAKE_FAILURES = (OSError, EOFError)
 #: Handshakes in progress at once per worker when nothing else is configured.
 DEFAULT_LIMIT = 64
 #: asyncio's default StreamReader buffer limit.
@@ -197,15 +199,21 @@ class GatedServer:
                 ssl=self._context,
                 ssl_handshake_timeout=self._handshake_timeout,
             )
-        except (OSError, ssl.SSLError, TimeoutError, ConnectionError):
-            # A failed handshake (a scanner, a client that left, a timeout): the
-            # transport has closed the socket, or it never got one.
-            with contextlib.suppress(OSError):
-                conn.close()
         except asyncio.CancelledError:
-            with contextlib.suppress(OSError):
-                conn.close()
+            conn.close()
             raise
+        except Exception as exc:
+            # A failed handshake (a scanner, a client that left, a timeout). The
+            # transport closes the socket with itself; this close only marks the
+            # Python object (the loop holds an I/O reference) or ends a socket the
+            # loop never took.
+            conn.close()
+            if not isinstance(exc, HANDSHAKE_FAILURES):
+                log.warning(
+                    "TLS handshake failed unexpectedly: %s",
+                    type(exc).__name__,
+                    extra={"event": "handshake_error", "error": type(exc).__name__},
+                )
         finally:
             timer.cancel()
             release()
