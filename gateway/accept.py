@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import socket
 import ssl
@@ -76,6 +77,19 @@ async def start_server(
     return server
 
 
+class _Slot:
+    """One accepted connection on its way through the handshake."""
+
+    __slots__ = ("conn", "handed", "released", "timer")
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        #: The loop has the socket (it builds the transport before its first await).
+        self.handed = False
+        self.released = False
+        self.timer: asyncio.TimerHandle | None = None
+
+
 class GatedServer:
     """A listening socket whose TLS handshakes are bounded; asyncio's Server API as far
     as Hypercorn uses it (``close``, ``wait_closed``, ``sockets``)."""
@@ -107,6 +121,7 @@ class GatedServer:
         self.accepted = 0
         self._handshakes: set[asyncio.Task[None]] = set()
         self._reading = False
+        #: Out of file descriptors (or memory): not accepting until this fires.
         self._resume: asyncio.TimerHandle | None = None
         self._closed = asyncio.Event()
         self._serving = False
@@ -125,8 +140,9 @@ class GatedServer:
         return self._serving
 
     def close(self) -> None:
-        """Stop accepting and drop the handshakes not yet finished (the connections
-        they became are the caller's, as with asyncio's Server)."""
+        """Stop accepting, and cancel the handshakes not yet finished: a shutdown
+        must not wait the handshake timeout for clients that never finish.
+        Connections whose handshake is done belong to the callback."""
         if not self._serving:
             return
         self._serving = False
@@ -144,7 +160,12 @@ class GatedServer:
             await asyncio.gather(*self._handshakes, return_exceptions=True)
 
     def _watch(self) -> None:
-        if self._serving and not self._reading and self.holding < self._limit:
+        if (
+            self._serving
+            and not self._reading
+            and self._resume is None
+            and self.holding < self._limit
+        ):
             self._loop.add_reader(self._sock.fileno(), self._accept)
             self._reading = True
 
@@ -170,50 +191,57 @@ class GatedServer:
                     extra={"event": "accept_paused", "errno": exc.errno},
                 )
                 self._unwatch()
-                self._resume = self._loop.call_later(RESOURCE_PAUSE_SECONDS, self._watch)
+                self._resume = self._loop.call_later(RESOURCE_PAUSE_SECONDS, self._resumed)
                 return
             self.accepted += 1
             self.holding += 1
-            task = self._loop.create_task(self._handshake(conn))
+            slot = _Slot(conn)
+            slot.timer = self._loop.call_later(self._slot_seconds, self._release, slot)
+            task = self._loop.create_task(self._handshake(slot))
             self._handshakes.add(task)
-            task.add_done_callback(self._handshakes.discard)
+            task.add_done_callback(functools.partial(self._finished, slot))
         self._unwatch()  # full: the kernel's queue holds the rest
 
-    async def _handshake(self, conn: socket.socket) -> None:
-        released = False
+    def _resumed(self) -> None:
+        self._resume = None
+        self._watch()
 
-        def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                self.holding -= 1
-                self._watch()
+    def _release(self, slot: _Slot) -> None:
+        if not slot.released:
+            slot.released = True
+            self.holding -= 1
+            self._watch()
 
-        timer = self._loop.call_later(self._slot_seconds, release)
+    def _finished(self, slot: _Slot, task: asyncio.Task[None]) -> None:
+        self._handshakes.discard(task)
+        if slot.timer is not None:
+            slot.timer.cancel()
+        if not slot.handed:
+            slot.conn.close()  # cancelled before it started: the socket is still ours
+        self._release(slot)
+
+    async def _handshake(self, slot: _Slot) -> None:
         reader = asyncio.StreamReader(limit=STREAM_LIMIT, loop=self._loop)
         protocol = asyncio.StreamReaderProtocol(reader, self._callback, loop=self._loop)
+        slot.handed = True
         try:
             await self._loop.connect_accepted_socket(
                 lambda: protocol,
-                conn,
+                slot.conn,
                 ssl=self._context,
                 ssl_handshake_timeout=self._handshake_timeout,
             )
         except asyncio.CancelledError:
-            conn.close()
-            raise
+            raise  # the loop closes the transport, and the socket with it
         except Exception as exc:
             # A failed handshake (a scanner, a client that left, a timeout). The
-            # transport closes the socket with itself; this close only marks the
-            # Python object (the loop holds an I/O reference) or ends a socket the
-            # loop never took.
-            conn.close()
+            # loop has closed or is closing the transport; this close ends a socket
+            # it never took (uvloop holds an I/O reference, so there it only marks
+            # the Python object).
+            slot.conn.close()
             if not isinstance(exc, HANDSHAKE_FAILURES):
                 log.warning(
                     "TLS handshake failed unexpectedly: %s",
                     type(exc).__name__,
                     extra={"event": "handshake_error", "error": type(exc).__name__},
                 )
-        finally:
-            timer.cancel()
-            release()

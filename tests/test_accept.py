@@ -13,6 +13,7 @@ import socket
 import ssl
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -196,6 +197,100 @@ def test_hypercorns_worker_gets_the_gated_start_server() -> None:
         assert hypercorn_asyncio_run.asyncio.start_server.keywords == {"handshakes": 9}
     finally:
         hypercorn_asyncio_run.asyncio = saved
+
+
+async def test_closing_as_a_handshake_finishes_closes_no_file_twice(
+    certs: DevCertificate,
+) -> None:
+    """close() called by the connection's callback (the handshake is done, its task
+    not yet resumed) cancels that task; the loop then owns the socket and closes it.
+    Had the server closed it too, the next socket given that number would be dead
+    in the loop's selector: here it must carry data."""
+    server_context, client_context = contexts(certs)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+
+    numbers: list[int] = []
+
+    def close_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        numbers.append(writer.get_extra_info("socket").fileno())
+        server.close()
+
+    server = GatedServer(close_at_once, sock, server_context, limit=1, handshake_timeout=10)
+    server.start()
+    _, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=client_context, server_hostname="localhost"
+    )
+    await asyncio.wait_for(server.wait_closed(), 10)
+    loop = asyncio.get_running_loop()
+    # New sockets take the lowest free numbers: open them until the connection's number
+    # comes back (it was closed) or is passed (its transport still holds it).
+    spare: list[socket.socket] = []
+    reused: tuple[socket.socket, socket.socket] | None = None
+    while reused is None and len(spare) < 200:
+        left, right = socket.socketpair()
+        if numbers[0] in (left.fileno(), right.fileno()):
+            reused = (left, right) if left.fileno() == numbers[0] else (right, left)
+        else:
+            spare += [left, right]
+            if min(left.fileno(), right.fileno()) > numbers[0]:
+                break
+    try:
+        if reused is not None:
+            # Closed and given again: the new socket must work in the loop.
+            received: asyncio.Future[bytes] = loop.create_future()
+
+            class Receiver(asyncio.Protocol):
+                def data_received(self, data: bytes) -> None:
+                    if not received.done():
+                        received.set_result(data)
+
+            mine, peer = reused
+            transport, _ = await loop.connect_accepted_socket(Receiver, mine)
+            peer.send(b"ping")
+            try:
+                assert await asyncio.wait_for(received, 10) == b"ping"
+            finally:
+                transport.close()
+                peer.close()
+    finally:
+        for end in spare:
+            end.close()
+        writer.close()
+
+
+def accept_queue(port: int) -> int | None:
+    """Connections waiting in the kernel's accept queue of the IPv4 listener on
+    ``port`` (Linux: a listening socket's rx_queue in /proc/net/tcp)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            return int(fields[4].split(":")[1], 16)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc/net/tcp")
+async def test_a_gateway_leaves_connections_beyond_its_handshakes_to_the_kernel(
+    start_gateway: Callable[..., Gateway],
+) -> None:
+    """`gateway serve` with tls.handshakes_in_flight = 1: of 20 silent clients it takes
+    one per second (a slot's longest hold), so the listen queue stays full; a gateway
+    that accepted them all would empty it at once. Then it serves as before."""
+    gw = start_gateway({"tls": {"handshakes_in_flight": 1}})
+    silent_clients = [await silent(gw.port) for _ in range(20)]
+    try:
+        seen = []
+        for _ in range(10):
+            seen.append(accept_queue(gw.port))
+            await asyncio.sleep(0.03)
+        assert None not in seen
+        assert min(q for q in seen if q is not None) >= 10, seen
+    finally:
+        for sock in silent_clients:
+            sock.close()
+    async with gw.client() as client:
+        assert (await client.get("/health")).status_code == 200
 
 
 async def test_a_gateway_with_one_handshake_at_a_time_serves_many_viewers(
