@@ -77,6 +77,22 @@ async def start_server(
     return server
 
 
+class HandshakeCounts:
+    """This process's TLS handshakes, for ``/metrics`` (every gated listener adds here)."""
+
+    __slots__ = ("failed", "in_progress")
+
+    def __init__(self) -> None:
+        #: Accepted, handshake not yet finished or failed.
+        self.in_progress = 0
+        #: Ended without a TLS session: not TLS, the client left, or too slow.
+        self.failed = 0
+
+
+#: The process's counts (a worker is one process; its listeners share them).
+counts = HandshakeCounts()
+
+
 class _Slot:
     """One accepted connection on its way through the handshake."""
 
@@ -195,6 +211,7 @@ class GatedServer:
                 return
             self.accepted += 1
             self.holding += 1
+            counts.in_progress += 1
             slot = _Slot(conn)
             slot.timer = self._loop.call_later(self._slot_seconds, self._release, slot)
             task = self._loop.create_task(self._handshake(slot))
@@ -214,6 +231,7 @@ class GatedServer:
 
     def _finished(self, slot: _Slot, task: asyncio.Task[None]) -> None:
         self._handshakes.discard(task)
+        counts.in_progress -= 1
         if slot.timer is not None:
             slot.timer.cancel()
         if not slot.handed:
@@ -239,6 +257,7 @@ class GatedServer:
             # it never took (uvloop holds an I/O reference, so there it only marks
             # the Python object).
             slot.conn.close()
+            counts.failed += 1
             if not isinstance(exc, HANDSHAKE_FAILURES):
                 log.warning(
                     "TLS handshake failed unexpectedly: %s",

@@ -26,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from . import accept
 from .hub import Hub
 from .ratelimit import RateLimiter
 
@@ -43,6 +44,8 @@ HELP = {
     "gateway_deliveries": "Messages handed to viewers by publishes",
     "gateway_slow_consumers": "Viewers closed with 4408 because their queue overflowed",
     "gateway_rate_limited": "Requests and messages refused by a rate limit",
+    "gateway_tls_handshakes_in_progress": "TLS handshakes accepted and not yet finished",
+    "gateway_tls_handshakes_failed": "TLS handshakes that ended without a session",
 }
 
 
@@ -83,6 +86,16 @@ class GatewayCollector(Collector):
         for rule, count in sorted(self._limiter.rejected.items()):
             rejected.add_metric([rule], count)
         yield rejected
+        yield GaugeMetricFamily(
+            "gateway_tls_handshakes_in_progress",
+            HELP["gateway_tls_handshakes_in_progress"],
+            value=accept.counts.in_progress,
+        )
+        yield CounterMetricFamily(
+            "gateway_tls_handshakes_failed",
+            HELP["gateway_tls_handshakes_failed"],
+            value=accept.counts.failed,
+        )
 
 
 class SessionsCollector(Collector):
@@ -106,15 +119,18 @@ class SharedCounts:
     def __init__(self, hub: Hub, limiter: RateLimiter) -> None:
         self._hub = hub
         self._limiter = limiter
-        self._connections = Gauge(
-            "gateway_connections",
-            HELP["gateway_connections"],
-            registry=None,
-            multiprocess_mode="livesum",
-        )
+        self._gauges = {
+            name: Gauge(name, HELP[name], registry=None, multiprocess_mode="livesum")
+            for name in ("gateway_connections", "gateway_tls_handshakes_in_progress")
+        }
         self._counters = {
             name: Counter(name, HELP[name], registry=None)
-            for name in ("gateway_publishes", "gateway_deliveries", "gateway_slow_consumers")
+            for name in (
+                "gateway_publishes",
+                "gateway_deliveries",
+                "gateway_slow_consumers",
+                "gateway_tls_handshakes_failed",
+            )
         }
         self._rejected = Counter(
             "gateway_rate_limited", HELP["gateway_rate_limited"], ["rule"], registry=None
@@ -123,11 +139,13 @@ class SharedCounts:
 
     def sync(self) -> None:
         hub = self._hub
-        self._connections.set(hub.connections)
+        self._gauges["gateway_connections"].set(hub.connections)
+        self._gauges["gateway_tls_handshakes_in_progress"].set(accept.counts.in_progress)
         now = {
             "gateway_publishes": hub.published,
             "gateway_deliveries": hub.delivered,
             "gateway_slow_consumers": hub.slow_consumers,
+            "gateway_tls_handshakes_failed": accept.counts.failed,
         }
         for name, value in now.items():
             self._add(self._counters[name], name, value)

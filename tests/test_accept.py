@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypercorn.asyncio import run as hypercorn_asyncio_run
 
@@ -24,7 +25,7 @@ from gateway.accept import GatedServer
 from gateway.certs import DevCertificate
 from gateway.hypercorn_patches import AsyncioWithGatedTLS, gate_tls_handshakes
 
-from .gatewayproc import Gateway
+from .gatewayproc import Gateway, free_port
 from .wsclient import poll, receive, viewer
 
 #: Long enough that no slot in these tests is ever released by its timer.
@@ -392,3 +393,46 @@ async def test_out_of_file_descriptors_pauses_accepting_and_then_serves(
         await child.wait()
     assert logged.count(b"accept paused") < 100, "the listener spun on EMFILE"
     assert logged.count(b"accept paused") >= 1
+
+
+async def test_metrics_count_handshakes_in_progress_and_failed(
+    start_gateway: Callable[..., Gateway],
+) -> None:
+    """/metrics shows a silent client's handshake in progress, and once the client
+    sends what is not TLS, one failed handshake and none in progress."""
+    port = free_port()
+    gw = start_gateway({"metrics": {"bind": f"127.0.0.1:{port}"}})
+
+    async def scrape(http: httpx.AsyncClient) -> dict[str, float]:
+        text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+        names = ("gateway_tls_handshakes_in_progress", "gateway_tls_handshakes_failed_total")
+        return {
+            name: float(value)
+            for name, value in (
+                line.split(" ", 1) for line in text.splitlines() if line.startswith(names)
+            )
+            if name in names
+        }
+
+    async with httpx.AsyncClient() as http:
+        before = await scrape(http)
+        assert before["gateway_tls_handshakes_in_progress"] == 0
+        quiet = await silent(gw.port)
+        try:
+            await poll(
+                lambda: scrape(http),
+                lambda m: m["gateway_tls_handshakes_in_progress"] == 1,
+                10,
+                "the silent client's handshake in progress",
+            )
+            await asyncio.get_running_loop().sock_sendall(quiet, b"GET / HTTP/1.1\r\n\r\n")
+            after = await poll(
+                lambda: scrape(http),
+                lambda m: m["gateway_tls_handshakes_in_progress"] == 0,
+                10,
+                "the handshake ended",
+            )
+        finally:
+            quiet.close()
+    failed = "gateway_tls_handshakes_failed_total"
+    assert after[failed] == before[failed] + 1

@@ -112,6 +112,10 @@ async def test_two_workers_share_the_port_the_sessions_and_the_counts(
     for ws in viewers:
         await ws.close()
     assert await eventually(lambda: _equals(metric(gw, "gateway_connections"), 0.0))
+    # Both workers' handshakes: every one of them finished (the other worker's count
+    # is at most a second old), none failed.
+    assert await eventually(lambda: _equals(metric(gw, "gateway_tls_handshakes_in_progress"), 0.0))
+    assert await metric(gw, "gateway_tls_handshakes_failed_total") == 0.0
 
 
 async def _equals(value: Any, expected: float) -> bool:
