@@ -157,7 +157,11 @@ def _check_config(path: Path | None, *, allow_insecure: bool) -> int:
 def describe_policy(settings: Settings, keys: tuple[JWTKey, ...]) -> str:
     s = settings
     rl = s.rate_limits
-    tls = f"on: {s.tls.certfile}" if s.tls.enabled else "off (plain HTTP)"
+    tls = (
+        f"on: {s.tls.certfile}, {s.tls.handshakes_in_flight} handshakes at once per worker"
+        if s.tls.enabled
+        else "off (plain HTTP)"
+    )
     ws_url = s.server.effective_ws_public_url
     sweep = s.sessions.sweep_interval_seconds
     lines = [

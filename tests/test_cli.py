@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.certs import make_dev_certificate
 from gateway.config import APIKeySettings
 
 from .gatewayproc import run_cli
@@ -316,3 +317,21 @@ def test_check_config_exits_2_when_the_tls_files_do_not_load(run: Run, tmp_path:
         'certfile = "missing-cert.pem"\nkeyfile = "missing-key.pem"',
     )
     assert run("check-config").returncode == 2
+
+
+def test_check_config_shows_the_tls_handshakes_a_worker_runs_at_once(
+    run: Run, tmp_path: Path
+) -> None:
+    certs = make_dev_certificate(tmp_path / "certs")
+    replace_in_shipped(
+        tmp_path,
+        '# certfile = "certs/dev-cert.pem"\n# keyfile = "certs/dev-key.pem"',
+        f'certfile = "{certs.cert_file}"\nkeyfile = "{certs.key_file}"',
+    )
+    text = (tmp_path / "config.toml").read_text()
+    (tmp_path / "config.toml").write_text(
+        text.replace("handshakes_in_flight = 64", "handshakes_in_flight = 32")
+    )
+    result = run("check-config")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "32 handshakes at once per worker" in result.stdout
