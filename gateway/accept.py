@@ -8,13 +8,20 @@ admission misses ``broker.timeout_seconds`` is closed with 1013 and comes back t
 for another handshake (``bench/storm.py``: 800–2,500 such retries per run of 5,000).
 
 :func:`start_server` has the same signature and, for TLS, accepts a connection only
-while fewer than ``limit`` handshakes are in progress in this worker; the others wait
-in the kernel's accept queue (``server.BACKLOG``), where a waiting connection costs
-the process nothing. A handshake holds its slot until it finishes or fails, or for
-:data:`SLOT_SECONDS` at most: clients that connect and send nothing cannot keep the
-door shut, each of them delays the queue by at most that long. Handshakes then finish
-in the order the clients came, at the rate the CPU allows, and the loop stays quick
-enough for the admissions that follow them.
+while fewer than ``limit`` handshakes hold a slot in this worker; the others wait in
+the kernel's accept queue (``server.BACKLOG``), where a waiting connection costs the
+process nothing. Handshakes then finish in the order the clients came, at the rate the
+CPU allows, and the loop stays quick enough for the admissions that follow them.
+
+A handshake holds its slot until it finishes or fails, with two exceptions, so that
+clients that connect and then say nothing cannot keep the door shut:
+
+- every :data:`TICK_SECONDS` the listener checks that its loop keeps time; when it
+  does (the worker has CPU to spare), handshakes older than :data:`STALLED_SECONDS`
+  are waiting on their clients, not on the worker, and give their slots back. This also
+  keeps a worker busy while a slow client population answers: in ``bench/storm.py``
+  it took the storm from 20–22 s to 16–17 s;
+- whatever the loop does, no handshake holds a slot longer than :data:`SLOT_SECONDS`.
 
 Hypercorn calls ``asyncio.start_server`` from its worker (``hypercorn.asyncio.run``);
 :func:`gateway.hypercorn_patches.gate_tls_handshakes` points that one call here, with
@@ -36,6 +43,13 @@ log = logging.getLogger("gateway.accept")
 
 #: The longest one handshake keeps the others waiting.
 SLOT_SECONDS = 1.0
+#: How often the listener checks whether its event loop keeps time.
+TICK_SECONDS = 0.05
+#: A tick at most this late means the loop is idle enough to take more connections.
+IDLE_LAG_SECONDS = 0.02
+#: On such a tick, a handshake this old is waiting on its client, not on this
+#: worker's CPU: it gives its slot back.
+STALLED_SECONDS = 0.25
 #: After the process ran out of file descriptors or memory, accepting resumes this
 #: much later (asyncio waits the same second).
 RESOURCE_PAUSE_SECONDS = 1.0
@@ -120,6 +134,8 @@ class GatedServer:
         handshake_timeout: float | None = None,
         backlog: int = 100,
         slot_seconds: float = SLOT_SECONDS,
+        stalled_seconds: float = STALLED_SECONDS,
+        idle_lag: float = IDLE_LAG_SECONDS,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
@@ -130,6 +146,11 @@ class GatedServer:
         self._handshake_timeout = handshake_timeout
         self._backlog = backlog
         self._slot_seconds = slot_seconds
+        self._stalled_seconds = stalled_seconds
+        self._idle_lag = idle_lag
+        #: Slots taken, oldest first (a dict keeps insertion order).
+        self._slots: dict[_Slot, float] = {}
+        self._tick: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
         #: Handshakes holding a slot.
         self.holding = 0
@@ -151,6 +172,23 @@ class GatedServer:
         self._sock.listen(self._backlog)
         self._serving = True
         self._watch()
+        self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        due = self._loop.time() + TICK_SECONDS
+        self._tick = self._loop.call_at(due, self._ticked, due)
+
+    def _ticked(self, due: float) -> None:
+        """Every TICK_SECONDS: a loop that keeps time has room for more handshakes, so
+        a full set of slots held by silent or stalled clients does not close the door;
+        a late loop is busy, and only freed slots let more in."""
+        now = self._loop.time()
+        if now - due <= self._idle_lag:
+            for slot, taken in list(self._slots.items()):
+                if now - taken < self._stalled_seconds:
+                    break
+                self._release(slot)
+        self._schedule_tick()
 
     def is_serving(self) -> bool:
         return self._serving
@@ -163,6 +201,8 @@ class GatedServer:
             return
         self._serving = False
         self._unwatch()
+        if self._tick is not None:
+            self._tick.cancel()
         if self._resume is not None:
             self._resume.cancel()
         self._sock.close()
@@ -213,6 +253,7 @@ class GatedServer:
             self.holding += 1
             counts.in_progress += 1
             slot = _Slot(conn)
+            self._slots[slot] = self._loop.time()
             slot.timer = self._loop.call_later(self._slot_seconds, self._release, slot)
             task = self._loop.create_task(self._handshake(slot))
             self._handshakes.add(task)
@@ -226,6 +267,7 @@ class GatedServer:
     def _release(self, slot: _Slot) -> None:
         if not slot.released:
             slot.released = True
+            del self._slots[slot]
             self.holding -= 1
             self._watch()
 

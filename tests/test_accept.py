@@ -46,17 +46,35 @@ async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     writer.close()
 
 
+#: An idle_lag no tick meets: the loop always counts as busy, stalled slots stay held.
+BUSY = -1.0
+
+
 @contextlib.asynccontextmanager
 async def gated(
-    certs: DevCertificate, limit: int, slot_seconds: float = NEVER
+    certs: DevCertificate,
+    limit: int,
+    slot_seconds: float = NEVER,
+    stalled_seconds: float = NEVER,
+    idle_lag: float = BUSY,
 ) -> AsyncIterator[tuple[GatedServer, Callable[[], Awaitable[bytes]], int]]:
-    """A GatedServer on a free loopback port, and a function that does one TLS exchange."""
+    """A GatedServer on a free loopback port, and a function that does one TLS exchange.
+
+    By default no slot is ever given back early: the tests that want the timers or the
+    idle-loop release ask for them."""
     server_context, client_context = contexts(certs)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = GatedServer(
-        greet, sock, server_context, limit=limit, handshake_timeout=30, slot_seconds=slot_seconds
+        greet,
+        sock,
+        server_context,
+        limit=limit,
+        handshake_timeout=30,
+        slot_seconds=slot_seconds,
+        stalled_seconds=stalled_seconds,
+        idle_lag=idle_lag,
     )
     server.start()
 
@@ -133,6 +151,47 @@ async def test_a_silent_client_holds_its_slot_for_slot_seconds_at_most(
         for sock in quiet:
             sock.close()
         await until(lambda: server.holding == 0, "every slot given back")
+
+
+async def test_an_idle_worker_takes_the_slots_of_stalled_handshakes_back(
+    certs: DevCertificate,
+) -> None:
+    """While the loop keeps time (it has CPU to spare), handshakes older than
+    stalled_seconds are waiting on their clients: their slots go to the queue, and a
+    real client is served while the silent ones stay connected."""
+    async with gated(certs, limit=2, stalled_seconds=0.05, idle_lag=NEVER) as (
+        server,
+        exchange,
+        port,
+    ):
+        quiet = [await silent(port) for _ in range(2)]
+        await until(lambda: server.accepted == 2, "both silent clients accepted")
+        assert await asyncio.wait_for(exchange(), 10) == b"hello world\n"
+        assert server.accepted == 3
+        for sock in quiet:
+            sock.close()
+        await until(lambda: server.holding == 0, "no slot left held")
+
+
+async def test_a_busy_worker_keeps_stalled_handshakes_in_their_slots(
+    certs: DevCertificate,
+) -> None:
+    """A loop that does not keep time is busy with handshakes: old ones keep their
+    slots (giving them back would pile more work on it), until slot_seconds."""
+    async with gated(certs, limit=1, stalled_seconds=0.0, idle_lag=BUSY) as (
+        server,
+        exchange,
+        port,
+    ):
+        quiet = await silent(port)
+        await until(lambda: server.accepted == 1, "the silent client is accepted")
+        waiting = asyncio.create_task(exchange())
+        for _ in range(20):  # a negative check over several ticks (TICK_SECONDS 0.05)
+            await asyncio.sleep(0.05)
+        assert (server.accepted, server.holding) == (1, 1)
+        assert not waiting.done()
+        quiet.close()
+        assert await asyncio.wait_for(waiting, 10) == b"hello world\n"
 
 
 async def test_a_failed_handshake_gives_its_slot_back(certs: DevCertificate) -> None:
