@@ -16,11 +16,11 @@ CPU allows, and the loop stays quick enough for the admissions that follow them.
 A handshake holds its slot until it finishes or fails, with two exceptions, so that
 clients that connect and then say nothing cannot keep the door shut:
 
-- every :data:`TICK_SECONDS` the listener checks that its loop keeps time; when it
-  does (the worker has CPU to spare), handshakes older than :data:`STALLED_SECONDS`
-  are waiting on their clients, not on the worker, and give their slots back. This also
-  keeps a worker busy while a slow client population answers: in ``bench/storm.py``
-  it took the storm from 20–22 s to 16–17 s;
+- while slots are held, every :data:`TICK_SECONDS` the listener checks that its loop
+  keeps time; when it does (the worker has CPU to spare), handshakes older than
+  :data:`STALLED_SECONDS` are waiting on their clients, not on the worker, and give
+  their slots back. This also keeps a worker busy while a slow client population
+  answers: in ``bench/storm.py`` it took the storm from 20–22 s to 14–17 s;
 - whatever the loop does, no handshake holds a slot longer than :data:`SLOT_SECONDS`.
 
 Hypercorn calls ``asyncio.start_server`` from its worker (``hypercorn.asyncio.run``);
@@ -172,23 +172,26 @@ class GatedServer:
         self._sock.listen(self._backlog)
         self._serving = True
         self._watch()
-        self._schedule_tick()
 
     def _schedule_tick(self) -> None:
         due = self._loop.time() + TICK_SECONDS
         self._tick = self._loop.call_at(due, self._ticked, due)
 
     def _ticked(self, due: float) -> None:
-        """Every TICK_SECONDS: a loop that keeps time has room for more handshakes, so
-        a full set of slots held by silent or stalled clients does not close the door;
-        a late loop is busy, and only freed slots let more in."""
-        now = self._loop.time()
-        if now - due <= self._idle_lag:
-            for slot, taken in list(self._slots.items()):
-                if now - taken < self._stalled_seconds:
-                    break
-                self._release(slot)
-        self._schedule_tick()
+        """While slots are held, every TICK_SECONDS: a loop that keeps time has room for
+        more handshakes, so slots held by silent or stalled clients go back to the
+        queue; a late loop is busy, and only finished handshakes let more in."""
+        self._tick = None
+        try:
+            now = self._loop.time()
+            if now - due <= self._idle_lag:
+                for slot, taken in list(self._slots.items()):
+                    if now - taken < self._stalled_seconds:
+                        break
+                    self._release(slot)
+        finally:
+            if self._serving and self._slots:
+                self._schedule_tick()
 
     def is_serving(self) -> bool:
         return self._serving
@@ -254,6 +257,8 @@ class GatedServer:
             counts.in_progress += 1
             slot = _Slot(conn)
             self._slots[slot] = self._loop.time()
+            if self._tick is None:
+                self._schedule_tick()
             slot.timer = self._loop.call_later(self._slot_seconds, self._release, slot)
             task = self._loop.create_task(self._handshake(slot))
             self._handshakes.add(task)
