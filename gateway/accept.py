@@ -21,7 +21,8 @@ clients that connect and then say nothing cannot keep the door shut:
   :data:`STALLED_SECONDS` are waiting on their clients, not on the worker, and give
   their slots back. This also keeps a worker busy while a slow client population
   answers: in ``bench/storm.py`` it took the storm from 20–22 s to 14–17 s;
-- whatever the loop does, no handshake holds a slot longer than :data:`SLOT_SECONDS`.
+- whatever the loop does, no handshake holds a slot longer than :data:`SLOT_SECONDS`
+  (give or take a tick: the same tick releases both).
 
 Hypercorn calls ``asyncio.start_server`` from its worker (``hypercorn.asyncio.run``);
 :func:`gateway.hypercorn_patches.gate_tls_handshakes` points that one call here, with
@@ -58,8 +59,6 @@ RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.EN
 #: How handshakes end when the client is not a TLS client, leaves or is too slow
 #: (ssl.SSLError, ConnectionError and TimeoutError are OSErrors).
 HANDSHAKE_FAILURES = (OSError, EOFError)
-#: Handshakes in progress at once per worker when nothing else is configured.
-DEFAULT_LIMIT = 64
 #: asyncio's default StreamReader buffer limit.
 STREAM_LIMIT = 2**16
 
@@ -73,7 +72,7 @@ async def start_server(
     backlog: int = 100,
     ssl: ssl.SSLContext | None = None,
     ssl_handshake_timeout: float | None = None,
-    handshakes: int = DEFAULT_LIMIT,
+    handshakes: int,
 ) -> Any:
     """``asyncio.start_server`` as Hypercorn's worker calls it, with at most
     ``handshakes`` TLS handshakes in progress (a plain listener is asyncio's own)."""
@@ -110,14 +109,12 @@ counts = HandshakeCounts()
 class _Slot:
     """One accepted connection on its way through the handshake."""
 
-    __slots__ = ("conn", "handed", "released", "timer")
+    __slots__ = ("conn", "handed")
 
     def __init__(self, conn: socket.socket) -> None:
         self.conn = conn
         #: The loop has the socket (it builds the transport before its first await).
         self.handed = False
-        self.released = False
-        self.timer: asyncio.TimerHandle | None = None
 
 
 class GatedServer:
@@ -148,12 +145,11 @@ class GatedServer:
         self._slot_seconds = slot_seconds
         self._stalled_seconds = stalled_seconds
         self._idle_lag = idle_lag
-        #: Slots taken, oldest first (a dict keeps insertion order).
+        #: Slots held, with when each was taken: oldest first (a dict keeps insertion
+        #: order). A slot leaves it when its handshake ends or the tick releases it.
         self._slots: dict[_Slot, float] = {}
         self._tick: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
-        #: Handshakes holding a slot.
-        self.holding = 0
         #: Connections accepted so far (tests wait on it).
         self.accepted = 0
         self._handshakes: set[asyncio.Task[None]] = set()
@@ -162,6 +158,11 @@ class GatedServer:
         self._resume: asyncio.TimerHandle | None = None
         self._closed = asyncio.Event()
         self._serving = False
+
+    @property
+    def holding(self) -> int:
+        """Handshakes holding a slot."""
+        return len(self._slots)
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
@@ -180,15 +181,18 @@ class GatedServer:
     def _ticked(self, due: float) -> None:
         """While slots are held, every TICK_SECONDS: a loop that keeps time has room for
         more handshakes, so slots held by silent or stalled clients go back to the
-        queue; a late loop is busy, and only finished handshakes let more in."""
+        queue; a late loop is busy, and only finished handshakes (or slot_seconds)
+        let more in."""
         self._tick = None
         try:
             now = self._loop.time()
+            oldest_kept = self._slot_seconds
             if now - due <= self._idle_lag:
-                for slot, taken in list(self._slots.items()):
-                    if now - taken < self._stalled_seconds:
-                        break
-                    self._release(slot)
+                oldest_kept = min(oldest_kept, self._stalled_seconds)
+            for slot, taken in list(self._slots.items()):
+                if now - taken < oldest_kept:
+                    break
+                self._release(slot)
         finally:
             if self._serving and self._slots:
                 self._schedule_tick()
@@ -253,13 +257,11 @@ class GatedServer:
                 self._resume = self._loop.call_later(RESOURCE_PAUSE_SECONDS, self._resumed)
                 return
             self.accepted += 1
-            self.holding += 1
             counts.in_progress += 1
             slot = _Slot(conn)
             self._slots[slot] = self._loop.time()
             if self._tick is None:
                 self._schedule_tick()
-            slot.timer = self._loop.call_later(self._slot_seconds, self._release, slot)
             task = self._loop.create_task(self._handshake(slot))
             self._handshakes.add(task)
             task.add_done_callback(functools.partial(self._finished, slot))
@@ -270,17 +272,12 @@ class GatedServer:
         self._watch()
 
     def _release(self, slot: _Slot) -> None:
-        if not slot.released:
-            slot.released = True
-            del self._slots[slot]
-            self.holding -= 1
+        if self._slots.pop(slot, None) is not None:
             self._watch()
 
     def _finished(self, slot: _Slot, task: asyncio.Task[None]) -> None:
         self._handshakes.discard(task)
         counts.in_progress -= 1
-        if slot.timer is not None:
-            slot.timer.cancel()
         if not slot.handed:
             slot.conn.close()  # cancelled before it started: the socket is still ours
         self._release(slot)

@@ -236,7 +236,7 @@ def test_a_limit_below_one_is_refused(certs: DevCertificate) -> None:
 async def test_plain_listeners_are_asyncios_own() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        server = await accept.start_server(greet, sock=sock, backlog=8, ssl=None)
+        server = await accept.start_server(greet, sock=sock, backlog=8, ssl=None, handshakes=1)
         assert isinstance(server, asyncio.Server)
         server.close()
         await server.wait_closed()
