@@ -43,6 +43,7 @@ from .errors import (
     SessionNotFound,
     ShuttingDown,
 )
+from .ratelimit import Quota, QuotaRefused
 
 log = logging.getLogger("gateway.hub")
 
@@ -294,6 +295,7 @@ class Hub:
         *,
         idempotency: IdempotencyClaim | None = None,
         on_settled: Settled | None = None,
+        quota: Quota | None = None,
     ) -> PublishOutcome:
         """Store and broadcast one PAYMENT_DATA (``payload``) or PAYMENT_CLEARED (None)
         to the session ``session_id``, which must belong to the API key ``key_id``.
@@ -305,9 +307,11 @@ class Hub:
         broadcasts nothing (IdempotencyConflict for another body). When the broker's
         answer does not come in time the publish may or may not have happened: this
         raises OutcomeUnknown (503), and settles the outcome in the background,
-        telling ``on_settled`` once it is final.
+        telling ``on_settled`` once it is final. ``quota`` is taken first (RateLimited),
+        by the broker in the same step where it can.
         """
         sid = session_id
+        quota = await self._quota_for_broker(quota)
         now = self.clock()
         numbered = (
             wire.payment_data(payload, now)
@@ -323,9 +327,12 @@ class Hub:
             key_id=key_id,
             request_id=request_id,
             idempotency=idempotency,
+            quota=quota,
         )
         try:
             outcome: PublishOutcome | None = await self._call(publishing)
+        except QuotaRefused as refused:
+            raise await refused.quota.refusal() from None
         except BrokerUnavailable:
             self._settle_later(sid, request_id, on_settled)
             raise OutcomeUnknown() from None
@@ -334,6 +341,13 @@ class Hub:
         if not outcome.replayed:
             self._count(outcome)
         return outcome
+
+    async def _quota_for_broker(self, quota: Quota | None) -> Quota | None:
+        """``quota`` if the broker takes it in its own step; otherwise take it here."""
+        if quota is None or (quota.keys is not None and self.broker.takes_quotas):
+            return quota
+        await quota.take()
+        return None
 
     def _count(self, outcome: PublishOutcome) -> None:
         self.published += 1
@@ -377,7 +391,9 @@ class Hub:
 
     # --- viewers -----------------------------------------------------------------
 
-    async def join(self, session_id: str) -> tuple[Viewer, SessionRecord]:
+    async def join(
+        self, session_id: str, quota: Quota | None = None
+    ) -> tuple[Viewer, SessionRecord]:
         """Register a viewer and return it with the record its first messages describe.
 
         The broker admits the viewer against ``max_viewers_per_session``, counts it and
@@ -385,10 +401,12 @@ class Hub:
         never admit more, and a join is one round trip. The viewer is registered here
         before that step, so a publish racing with the join is either in the record or
         in the viewer's queue; the connection skips queued messages whose ``seq`` the
-        record already covers.
+        record already covers. ``quota`` is taken first (RateLimited), by the broker in
+        the same step where it can.
         """
         if self.draining:
             raise ShuttingDown()
+        quota = await self._quota_for_broker(quota)
         limit = self.settings.sessions.max_viewers_per_session
         viewer = Viewer(
             session_id, self.settings.websocket.send_queue_size, self.clock(), self._reply_limit
@@ -401,8 +419,12 @@ class Hub:
                     max_viewers=limit,
                     now=self.clock(),
                     linger_seconds=self.settings.sessions.data_linger_seconds,
+                    quota=quota,
                 )
             )
+        except QuotaRefused as refused:
+            self._forget(viewer)
+            raise await refused.quota.refusal() from None
         except BaseException:
             self._forget(viewer)
             raise

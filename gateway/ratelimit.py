@@ -12,6 +12,12 @@ than an exact window would: nothing at 100,000 a minute, but a quota of 1 per 6 
 two publishes through 0.44 s apart. With a Redis broker the HTTP and connect limits
 live in that Redis, so a quota holds across instances; per-connection message limits
 always stay in this process (no network round trip per message).
+
+A hit that comes right before a broker write (``ws_connect_per_ip`` before a viewer's
+admission, ``payment_per_token`` before a publish) is a :class:`Quota`: over Redis the
+broker's script takes it in its own round trip, with limits' own acquire scripts
+(:data:`QUOTA_LUA`) on limits' own keys, so it is the same count as a hit through
+limits; anywhere else :meth:`Quota.take` counts it through limits first.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib import resources
 from typing import Any, TypeVar
 
 import limits
-from limits.aio.storage import MemoryStorage, RedisSentinelStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisSentinelStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 from limits.aio.strategies import RateLimiter as Strategy
 from limits.storage import storage_from_string
@@ -51,6 +59,70 @@ LOCAL_RULES = frozenset({"ws_messages_per_connection"})
 EXACT_UP_TO = 1000
 
 
+def _lua_function(name: str) -> str:
+    """One of limits' Redis scripts as a Lua function of (KEYS, ARGV), unchanged."""
+    source = resources.files("limits") / "resources" / "redis" / "lua_scripts" / f"{name}.lua"
+    return f"local function {name}(KEYS, ARGV)\n{source.read_text()}\nend\n"
+
+
+#: Prepended to a broker script that takes a :class:`Quota`: ``take_quota(k, a)`` takes
+#: one hit with KEYS from ``k`` and ARGV from ``a`` (:meth:`Quota.script_input`) and
+#: returns false when the quota is spent; ARGV[a] == '' means no quota.
+QUOTA_LUA = (
+    _lua_function("acquire_moving_window")
+    + _lua_function("acquire_sliding_window")
+    + """
+local function take_quota(k, a)
+  local strategy = ARGV[a]
+  if strategy == '' then return true end
+  if strategy == 'moving' then
+    return acquire_moving_window({KEYS[k]}, {ARGV[a + 3], ARGV[a + 1], ARGV[a + 2], 1})
+  end
+  return acquire_sliding_window({KEYS[k], KEYS[k + 1]}, {ARGV[a + 1], ARGV[a + 2], 1})
+end
+"""
+)
+#: The ARGV a script passes to take_quota when there is no quota.
+NO_QUOTA: tuple[str, ...] = ("", "", "", "")
+
+
+class QuotaRefused(Exception):
+    """A broker script found ``quota`` spent; :meth:`Quota.refusal` gives the 429."""
+
+    def __init__(self, quota: Quota) -> None:
+        super().__init__(quota.rule)
+        self.quota = quota
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Quota:
+    """One hit of ``rule`` for ``identifier``, not yet counted.
+
+    ``keys`` are limits' storage keys for it when a broker script on the limiter's Redis
+    can take it (see :data:`QUOTA_LUA`); None when :meth:`take` must count it.
+    """
+
+    limiter: RateLimiter
+    rule: str
+    identifier: str
+    keys: tuple[str, ...] | None
+
+    async def take(self) -> None:
+        """Count the hit through limits; raise RateLimited when over the quota."""
+        await self.limiter.hit(self.rule, self.identifier)
+
+    def script_input(self) -> tuple[tuple[str, ...], tuple[str | int | float, ...]]:
+        """KEYS and ARGV for ``take_quota`` (strategy, limit, expiry, timestamp)."""
+        assert self.keys is not None
+        item = self.limiter.item(self.rule)
+        strategy = "sliding" if len(self.keys) == 2 else "moving"
+        return self.keys, (strategy, item.amount, item.get_expiry(), time.time())
+
+    async def refusal(self) -> RateLimited:
+        """The 429 for a hit a broker script refused (counted as a rejection)."""
+        return await self.limiter.refusal(self.rule, self.identifier)
+
+
 class RateLimiter:
     """Checks and counts hits per rule and identifier; raises :class:`RateLimited`."""
 
@@ -66,6 +138,7 @@ class RateLimiter:
         self._shared_exact = MovingWindowRateLimiter(shared)
         self._shared_counter = SlidingWindowCounterRateLimiter(shared)
         self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._redis = shared if isinstance(shared, RedisStorage) else None
         self._connections = itertools.count(1)
         #: Rejections by rule, for metrics.
         self.rejected: dict[str, int] = dict.fromkeys(RULES, 0)
@@ -80,15 +153,41 @@ class RateLimiter:
             limiter = self._local
             allowed = await limiter.hit(item, rule, identifier)
         else:
-            exact = item.amount <= EXACT_UP_TO
-            limiter = self._shared_exact if exact else self._shared_counter
+            limiter = self._shared(item)
             allowed = await self._shared_call(lambda: limiter.hit(item, rule, identifier))
-        if allowed:
-            return
+        if not allowed:
+            raise await self.refusal(rule, identifier)
+
+    def item(self, rule: str) -> limits.RateLimitItem:
+        return self._items[rule]
+
+    def quota(self, rule: str, identifier: str) -> Quota:
+        """The hit of a shared ``rule`` for ``identifier``, for a broker script to take
+        in its own round trip when it runs on this limiter's Redis (keys), or for
+        :meth:`Quota.take` (no keys: limits disabled, or not Redis)."""
+        if not self.enabled or self._redis is None or rule in LOCAL_RULES:
+            return Quota(self, rule, identifier, None)
+        item = self._items[rule]
+        key = item.key_for(rule, identifier)
+        prefixed = self._redis.bridge.prefixed_key
+        if item.amount <= EXACT_UP_TO:
+            return Quota(self, rule, identifier, (prefixed(key),))
+        # limits' sliding-window keys: previous window, then current window.
+        current = self._redis._current_window_key(key)
+        previous = self._redis._previous_window_key(key)
+        return Quota(self, rule, identifier, (prefixed(previous), prefixed(current)))
+
+    async def refusal(self, rule: str, identifier: str) -> RateLimited:
+        """The 429 for a hit over ``rule``'s quota, with the wait until it has room."""
+        item = self._items[rule]
+        limiter = self._local if rule in LOCAL_RULES else self._shared(item)
         stats = await self._shared_call(lambda: limiter.get_window_stats(item, rule, identifier))
         self.rejected[rule] += 1
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise RateLimited(rule, item.amount, item.get_expiry(), retry_after)
+        return RateLimited(rule, item.amount, item.get_expiry(), retry_after)
+
+    def _shared(self, item: limits.RateLimitItem) -> Strategy:
+        return self._shared_exact if item.amount <= EXACT_UP_TO else self._shared_counter
 
     async def _shared_call(self, call: Callable[[], Awaitable[T]]) -> T:
         """A call to the shared storage: a Redis that fails or hangs becomes a 503.

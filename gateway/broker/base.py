@@ -10,9 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from ..wire import Numbered
+
+if TYPE_CHECKING:
+    from ..ratelimit import Quota
 
 #: Called by the broker for every message published to any instance: (session id, seq, text).
 Deliver = Callable[[str, int, str], None]
@@ -91,6 +94,9 @@ class Broker(ABC):
     #: Whether every call completes in this process without waiting on a network:
     #: the hub then spares it the timeout a remote broker needs.
     in_process: bool = False
+    #: Whether :meth:`publish` and :meth:`admit_viewer` take a rate-limit :class:`Quota`
+    #: with keys in their own step; the hub takes any other quota before calling.
+    takes_quotas: ClassVar[bool] = False
 
     @abstractmethod
     async def start(
@@ -128,10 +134,14 @@ class Broker(ABC):
         key_id: str,
         request_id: str,
         idempotency: IdempotencyClaim | None = None,
+        quota: Quota | None = None,
     ) -> PublishOutcome | None:
         """Check the session, assign the next ``seq``, keep the late-join data, deliver
         the message to every instance and remember the outcome under ``request_id``,
         as one step (one round trip to a shared broker).
+
+        ``quota`` (only where :attr:`takes_quotas`) is a rate-limit hit taken first in
+        the same step; QuotaRefused when it is spent, and nothing else happens.
 
         Raises SessionNotFound when the session is unknown, SessionExpired when its
         ttl ran out at ``now``, Forbidden when it belongs to another key than
@@ -152,7 +162,13 @@ class Broker(ABC):
 
     @abstractmethod
     async def admit_viewer(
-        self, session_id: str, *, max_viewers: int, now: float, linger_seconds: float
+        self,
+        session_id: str,
+        *,
+        max_viewers: int,
+        now: float,
+        linger_seconds: float,
+        quota: Quota | None = None,
     ) -> Admission | int | None:
         """Count one more viewer of the session on this instance, unless the session
         already has ``max_viewers`` on all instances together.
@@ -161,6 +177,7 @@ class Broker(ABC):
         on any number of instances never admit more than ``max_viewers``, and the
         record returned is the one the viewer was admitted to. Returns the
         :class:`Admission`, -1 when the session is full, None when it is gone.
+        ``quota`` as for :meth:`publish`.
         """
 
     @abstractmethod

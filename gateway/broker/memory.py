@@ -8,6 +8,7 @@ under asyncio.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import Forbidden, IdempotencyConflict, SessionExpired, SessionNotFound
 from .base import (
@@ -19,6 +20,9 @@ from .base import (
     PublishOutcome,
     SessionRecord,
 )
+
+if TYPE_CHECKING:
+    from ..ratelimit import Quota
 
 
 class MemoryBroker(Broker):
@@ -65,7 +69,9 @@ class MemoryBroker(Broker):
         key_id: str,
         request_id: str,
         idempotency: IdempotencyClaim | None = None,
+        quota: Quota | None = None,
     ) -> PublishOutcome | None:
+        assert quota is None, "the hub takes quotas for a broker without takes_quotas"
         if request_id in self._fenced:
             return None
         record = self._sessions.get(session_id)
@@ -101,8 +107,15 @@ class MemoryBroker(Broker):
         return found
 
     async def admit_viewer(
-        self, session_id: str, *, max_viewers: int, now: float, linger_seconds: float
+        self,
+        session_id: str,
+        *,
+        max_viewers: int,
+        now: float,
+        linger_seconds: float,
+        quota: Quota | None = None,
     ) -> Admission | int | None:
+        assert quota is None, "the hub takes quotas for a broker without takes_quotas"
         record = self._sessions.get(session_id)
         if record is None:
             return None

@@ -200,9 +200,10 @@ async def _publish(kind: str) -> Response:
     request_model = validate_body(model, body, svc.settings.payload)
     claims = svc.tokens.verify(request_model.token)
     session_id = claims.session_id
-    await svc.limiter.hit("payment_per_token", session_id)
-    # The session's existence, expiry and owner (404, 410, 403) are checked by the
-    # broker in the same step as the publish.
+    # The session's existence, expiry and owner (404, 410, 403) and, over Redis, the
+    # payment_per_token quota (429) are checked by the broker in the same step as the
+    # publish.
+    quota = svc.limiter.quota("payment_per_token", session_id)
     claim = None
     if idem is not None:
         scope = hashlib.sha256(orjson.dumps(["idem", key.id, session_id, idem])).hexdigest()
@@ -233,7 +234,7 @@ async def _publish(kind: str) -> Response:
             audit.info(kind, extra={**extra, "outcome": "confirmed_late"})
 
     outcome = await svc.hub.publish(
-        session_id, key.id, payload, reason, idempotency=claim, on_settled=settled
+        session_id, key.id, payload, reason, idempotency=claim, on_settled=settled, quota=quota
     )
     answer = PublishResponse(sessionId=session_id, delivered=outcome.delivered, seq=outcome.seq)
     response = Response(orjson.dumps(answer.model_dump()), status=200, content_type=JSON)

@@ -112,10 +112,15 @@ class ViewerConnection:
             return
         await self.send({"type": "websocket.accept"})
         self.accepted = True
+        # Over Redis the broker counts this connect in the admission's own round trip.
+        quota = svc.limiter.quota("ws_connect_per_ip", self.client_ip or "-")
         try:
-            await svc.limiter.hit("ws_connect_per_ip", self.client_ip or "-")
-            claims = svc.tokens.verify(self._token())
-            viewer, record = await svc.hub.join(claims.session_id)
+            try:
+                claims = svc.tokens.verify(self._token())
+            except GatewayError:
+                await quota.take()  # a bad token counts too; over the quota, 4429 wins
+                raise
+            viewer, record = await svc.hub.join(claims.session_id, quota)
         except GatewayError as exc:
             self._log_close(None, exc.close_code)
             await self._send_close(exc.close_code, exc.title)

@@ -1,0 +1,181 @@
+"""Rate limits over Redis taken inside the broker's own scripts (gateway/ratelimit.py).
+
+A viewer's admission takes its ``ws_connect_per_ip`` hit, and a publish its
+``payment_per_token`` hit, in the same Lua script as the write, with limits' own
+acquire scripts on limits' own keys. These tests hold that to what a hit through
+``limits`` does: the same counter (a bad token, counted through limits, and a good one,
+counted by the script, share one quota), the same answers (429/4429 with the headers),
+and nothing written when the quota refuses. Real ``redis-server``, real gateways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import limits
+import pytest
+import redis.asyncio as aioredis
+from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from gateway.config import RateLimitSettings
+from gateway.errors import RateLimited
+from gateway.ratelimit import EXACT_UP_TO, QUOTA_LUA, RateLimiter, storage_for
+
+from .gatewayproc import HIGH_LIMITS, Gateway, RedisServer, payment
+from .test_e2e_ratelimit import check_429
+from .test_e2e_redis import receive, shared
+
+#: Takes the quota whose KEYS start at 1 and ARGV at 1; 1 when it had room.
+TAKE = QUOTA_LUA + "return take_quota(1, 1) and 1 or 0"
+
+
+@pytest.mark.parametrize(
+    ("rate", "strategy"),
+    [("5/minute", MovingWindowRateLimiter), ("1003/hour", SlidingWindowCounterRateLimiter)],
+    ids=["moving-window", "sliding-counter"],
+)
+async def test_a_script_hit_and_a_limits_hit_count_in_one_quota(
+    redis_server: Callable[..., RedisServer], rate: str, strategy: type
+) -> None:
+    """Hits taken by the script and through limits fill the same quota, in both
+    strategies, and limits then reports it spent."""
+    redis = redis_server()
+    storage = storage_for(redis.url, 2.0)
+    assert storage is not None
+    limiter = RateLimiter(RateLimitSettings(payment_per_token=rate), storage)  # type: ignore[arg-type]
+    item = limiter.item("payment_per_token")
+    assert (item.amount <= EXACT_UP_TO) == (strategy is MovingWindowRateLimiter)
+    client = aioredis.from_url(redis.url)
+    try:
+        take = client.register_script(TAKE)
+        quota = limiter.quota("payment_per_token", "session-1")
+        assert quota.keys is not None
+        for _ in range(item.amount - 2):  # all but two through the script
+            keys, args = quota.script_input()
+            assert await take(keys=list(keys), args=list(args)) == 1
+        await limiter.hit("payment_per_token", "session-1")  # one through limits
+        keys, args = quota.script_input()
+        assert await take(keys=list(keys), args=list(args)) == 1  # the last one
+        keys, args = quota.script_input()
+        assert await take(keys=list(keys), args=list(args)) == 0  # spent for the script
+        with pytest.raises(RateLimited):
+            await limiter.hit("payment_per_token", "session-1")  # and for limits
+        stats = await strategy(storage).get_window_stats(item, "payment_per_token", "session-1")
+        assert stats.remaining == 0
+        # Another identifier has its own quota.
+        other = limiter.quota("payment_per_token", "session-2")
+        keys, args = other.script_input()
+        assert await take(keys=list(keys), args=list(args)) == 1
+    finally:
+        await client.aclose()
+        await storage.bridge.get_connection().aclose()
+
+
+async def test_a_quota_needs_keys_only_over_redis() -> None:
+    """In memory, or with limits off, a quota is taken through limits (no keys)."""
+    memory = RateLimiter(RateLimitSettings())
+    assert memory.quota("ws_connect_per_ip", "203.0.113.9").keys is None
+    off = RateLimiter(RateLimitSettings(enabled=False), storage_for("redis://127.0.0.1:1", 1))
+    assert off.quota("ws_connect_per_ip", "203.0.113.9").keys is None
+    await off.quota("ws_connect_per_ip", "203.0.113.9").take()  # counts nothing, no Redis
+
+
+def over_redis(redis: RedisServer, **rules: str) -> dict[str, dict[str, object]]:
+    return shared(redis, rate_limits={**HIGH_LIMITS, **rules})
+
+
+async def close_code(url: str, gw: Gateway) -> int:
+    """Open a viewer connection that is refused; return the code it is closed with."""
+    async with connect(url, ssl=gw.ssl_context) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+async def test_viewer_connects_share_one_quota_across_tokens_and_instances(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """ws_connect_per_ip = 3/minute over Redis: a bad token counts as a connect, good
+    ones count in the admission script, on either instance; the fourth connect is
+    closed 4429 whatever its token, and the refused admission counted no viewer."""
+    redis = redis_server()
+    a = start_gateway(over_redis(redis, ws_connect_per_ip="3/minute"))
+    b = start_gateway(over_redis(redis, ws_connect_per_ip="3/minute"))
+    async with a.client() as client:
+        session = (await client.generate()).json()
+    assert await close_code(f"{a.ws_base}/?token=not-a-token", a) == 4401
+    for gw in (a, b):
+        async with connect(f"{gw.ws_base}/?token={session['token']}", ssl=gw.ssl_context) as ws:
+            assert (await receive(ws))["type"] == "SESSION_INFO"
+    assert await close_code(f"{b.ws_base}/?token={session['token']}", b) == 4429
+    assert await close_code(f"{a.ws_base}/?token=not-a-token", a) == 4429
+    async with a.client() as client:
+        for _ in range(100):  # the two viewers that closed leave by themselves
+            info = (await client.get(f"/api/session/{session['token']}")).json()
+            if info["viewers"] == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert info["viewers"] == 0
+    for gw in (a, b):  # each instance counts the refusal it answered
+        async with gw.client() as client:
+            metrics = (await client.get("/metrics", headers={"X-API-Key": gw.key()})).text
+        assert 'gateway_rate_limited_total{rule="ws_connect_per_ip"} 1.0' in metrics
+
+
+async def test_a_publish_over_its_quota_is_429_and_changes_nothing(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """payment_per_token = 2/minute over Redis: the third publish is 429 with the
+    rule's headers; it is not broadcast, the stored payment stays, `seq` does not
+    move, and another session publishes as before."""
+    redis = redis_server()
+    gw = start_gateway(over_redis(redis, payment_per_token="2/minute"))
+    headers = {"X-API-Key": gw.key()}
+    async with gw.client() as client:
+        first, second = (await client.generate()).json(), (await client.generate()).json()
+        async with connect(f"{gw.ws_base}/?token={first['token']}", ssl=gw.ssl_context) as ws:
+            assert (await receive(ws))["type"] == "SESSION_INFO"
+            for amount in (1000, 2000):
+                ok = await client.post(
+                    "/api/payment",
+                    headers=headers,
+                    json={"token": first["token"], "data": payment(amount=amount)},
+                )
+                assert ok.status_code == 200
+                assert (await receive(ws))["payload"]["amount"] == amount
+            over = await client.post(
+                "/api/payment/clear", headers=headers, json={"token": first["token"]}
+            )
+            check_429(over, "payment_per_token", 2, 60)
+            fine = await client.post(
+                "/api/payment",
+                headers=headers,
+                json={"token": second["token"], "data": payment()},
+            )
+            assert (fine.status_code, fine.json()["seq"]) == (200, 1)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.5)  # the refused clear never came
+        info = (await client.get(f"/api/session/{first['token']}")).json()
+        assert info["hasData"] is True
+    async with connect(f"{gw.ws_base}/?token={first['token']}", ssl=gw.ssl_context) as late:
+        assert (await receive(late))["type"] == "SESSION_INFO"
+        data = await receive(late)
+    assert (data["type"], data["payload"]["seq"], data["payload"]["amount"]) == (
+        "PAYMENT_DATA",
+        2,
+        2000,
+    )
+
+
+def test_the_scripts_embed_limits_own_acquire_scripts() -> None:
+    """QUOTA_LUA is limits' Lua, unchanged (a limits upgrade that changes it shows here
+    and in the shared-counter test above)."""
+    from importlib import resources
+
+    folder = resources.files(limits) / "resources" / "redis" / "lua_scripts"
+    for name in ("acquire_moving_window", "acquire_sliding_window"):
+        assert (folder / f"{name}.lua").read_text() in QUOTA_LUA
