@@ -295,7 +295,7 @@ class Hub:
         *,
         idempotency: IdempotencyClaim | None = None,
         on_settled: Settled | None = None,
-        quota: Quota | None = None,
+        quotas: tuple[Quota, ...] = (),
     ) -> PublishOutcome:
         """Store and broadcast one PAYMENT_DATA (``payload``) or PAYMENT_CLEARED (None)
         to the session ``session_id``, which must belong to the API key ``key_id``.
@@ -307,11 +307,11 @@ class Hub:
         broadcasts nothing (IdempotencyConflict for another body). When the broker's
         answer does not come in time the publish may or may not have happened: this
         raises OutcomeUnknown (503), and settles the outcome in the background,
-        telling ``on_settled`` once it is final. ``quota`` is taken first (RateLimited),
-        by the broker in the same step where it can.
+        telling ``on_settled`` once it is final. ``quotas`` are taken first, in order
+        (RateLimited), by the broker in the same step where it can.
         """
         sid = session_id
-        quota = await self._quota_for_broker(quota)
+        quotas = await self._quotas_for_broker(quotas)
         now = self.clock()
         numbered = (
             wire.payment_data(payload, now)
@@ -327,7 +327,7 @@ class Hub:
             key_id=key_id,
             request_id=request_id,
             idempotency=idempotency,
-            quota=quota,
+            quotas=quotas,
         )
         try:
             outcome: PublishOutcome | None = await self._call(publishing)
@@ -342,12 +342,13 @@ class Hub:
             self._count(outcome)
         return outcome
 
-    async def _quota_for_broker(self, quota: Quota | None) -> Quota | None:
-        """``quota`` if the broker takes it in its own step; otherwise take it here."""
-        if quota is None or (quota.keys is not None and self.broker.takes_quotas):
-            return quota
-        await quota.take()
-        return None
+    async def _quotas_for_broker(self, quotas: tuple[Quota, ...]) -> tuple[Quota, ...]:
+        """``quotas`` if the broker takes them in its own step; else take them here."""
+        if self.broker.takes_quotas and all(quota.keys is not None for quota in quotas):
+            return quotas
+        for quota in quotas:
+            await quota.take()
+        return ()
 
     def _count(self, outcome: PublishOutcome) -> None:
         self.published += 1
@@ -392,7 +393,7 @@ class Hub:
     # --- viewers -----------------------------------------------------------------
 
     async def join(
-        self, session_id: str, quota: Quota | None = None
+        self, session_id: str, quotas: tuple[Quota, ...] = ()
     ) -> tuple[Viewer, SessionRecord]:
         """Register a viewer and return it with the record its first messages describe.
 
@@ -401,12 +402,12 @@ class Hub:
         never admit more, and a join is one round trip. The viewer is registered here
         before that step, so a publish racing with the join is either in the record or
         in the viewer's queue; the connection skips queued messages whose ``seq`` the
-        record already covers. ``quota`` is taken first (RateLimited), by the broker in
-        the same step where it can.
+        record already covers. ``quotas`` are taken first (RateLimited), by the broker
+        in the same step where it can.
         """
         if self.draining:
             raise ShuttingDown()
-        quota = await self._quota_for_broker(quota)
+        quotas = await self._quotas_for_broker(quotas)
         limit = self.settings.sessions.max_viewers_per_session
         viewer = Viewer(
             session_id, self.settings.websocket.send_queue_size, self.clock(), self._reply_limit
@@ -419,7 +420,7 @@ class Hub:
                     max_viewers=limit,
                     now=self.clock(),
                     linger_seconds=self.settings.sessions.data_linger_seconds,
-                    quota=quota,
+                    quotas=quotas,
                 )
             )
         except QuotaRefused as refused:

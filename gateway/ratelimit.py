@@ -26,7 +26,7 @@ import asyncio
 import itertools
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, TypeVar
@@ -65,25 +65,48 @@ def _lua_function(name: str) -> str:
     return f"local function {name}(KEYS, ARGV)\n{source.read_text()}\nend\n"
 
 
-#: Prepended to a broker script that takes a :class:`Quota`: ``take_quota(k, a)`` takes
-#: one hit with KEYS from ``k`` and ARGV from ``a`` (:meth:`Quota.script_input`) and
-#: returns false when the quota is spent; ARGV[a] == '' means no quota.
+#: Prepended to a broker script that takes quotas: ``take_quotas(k, a)`` takes one hit
+#: of each quota in order, with ARGV from ``a`` (their number, then 4 per quota) and
+#: KEYS from ``k`` (:func:`quotas_input`). It returns 0 when every one had room, else
+#: the position of the first one spent; the hits before it stay counted, as when the
+#: rules are checked one after the other through limits.
 QUOTA_LUA = (
     _lua_function("acquire_moving_window")
     + _lua_function("acquire_sliding_window")
     + """
-local function take_quota(k, a)
-  local strategy = ARGV[a]
-  if strategy == '' then return true end
-  if strategy == 'moving' then
-    return acquire_moving_window({KEYS[k]}, {ARGV[a + 3], ARGV[a + 1], ARGV[a + 2], 1})
+local function take_quotas(k, a)
+  for i = 1, tonumber(ARGV[a]) do
+    local b = a + 4 * i - 3
+    local taken
+    if ARGV[b] == 'moving' then
+      taken = acquire_moving_window({KEYS[k]}, {ARGV[b + 3], ARGV[b + 1], ARGV[b + 2], 1})
+      k = k + 1
+    else
+      taken = acquire_sliding_window({KEYS[k], KEYS[k + 1]}, {ARGV[b + 1], ARGV[b + 2], 1})
+      k = k + 2
+    end
+    if not taken then return i end
   end
-  return acquire_sliding_window({KEYS[k], KEYS[k + 1]}, {ARGV[a + 1], ARGV[a + 2], 1})
+  return 0
 end
 """
 )
-#: The ARGV a script passes to take_quota when there is no quota.
-NO_QUOTA: tuple[str, ...] = ("", "", "", "")
+
+
+def quotas_input(
+    quotas: Sequence[Quota],
+) -> tuple[tuple[str, ...], tuple[str | int | float, ...]]:
+    """The KEYS and ARGV with which a script passes ``quotas`` to ``take_quotas``."""
+    keys: list[str] = []
+    args: list[str | int | float] = [len(quotas)]
+    now = time.time()
+    for quota in quotas:
+        assert quota.keys is not None
+        item = quota.limiter.item(quota.rule)
+        keys.extend(quota.keys)
+        strategy = "sliding" if len(quota.keys) == 2 else "moving"
+        args.extend((strategy, item.amount, item.get_expiry(), now))
+    return tuple(keys), tuple(args)
 
 
 class QuotaRefused(Exception):
@@ -99,7 +122,7 @@ class Quota:
     """One hit of ``rule`` for ``identifier``, not yet counted.
 
     ``keys`` are limits' storage keys for it when a broker script on the limiter's Redis
-    can take it (see :data:`QUOTA_LUA`); None when :meth:`take` must count it.
+    can take it (:data:`QUOTA_LUA`); None when :meth:`take` must count it.
     """
 
     limiter: RateLimiter
@@ -110,13 +133,6 @@ class Quota:
     async def take(self) -> None:
         """Count the hit through limits; raise RateLimited when over the quota."""
         await self.limiter.hit(self.rule, self.identifier)
-
-    def script_input(self) -> tuple[tuple[str, ...], tuple[str | int | float, ...]]:
-        """KEYS and ARGV for ``take_quota`` (strategy, limit, expiry, timestamp)."""
-        assert self.keys is not None
-        item = self.limiter.item(self.rule)
-        strategy = "sliding" if len(self.keys) == 2 else "moving"
-        return self.keys, (strategy, item.amount, item.get_expiry(), time.time())
 
     async def refusal(self) -> RateLimited:
         """The 429 for a hit a broker script refused (counted as a rejection)."""

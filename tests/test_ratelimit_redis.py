@@ -17,19 +17,26 @@ import limits
 import pytest
 import redis.asyncio as aioredis
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from redis.commands.core import AsyncScript
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from gateway.config import RateLimitSettings
 from gateway.errors import RateLimited
-from gateway.ratelimit import EXACT_UP_TO, QUOTA_LUA, RateLimiter, storage_for
+from gateway.ratelimit import EXACT_UP_TO, QUOTA_LUA, Quota, RateLimiter, quotas_input, storage_for
 
 from .gatewayproc import HIGH_LIMITS, Gateway, RedisServer, payment
 from .test_e2e_ratelimit import check_429
 from .test_e2e_redis import receive, shared
 
-#: Takes the quota whose KEYS start at 1 and ARGV at 1; 1 when it had room.
-TAKE = QUOTA_LUA + "return take_quota(1, 1) and 1 or 0"
+#: Takes the quotas whose KEYS start at 1 and ARGV at 1; 0 when all had room.
+TAKE = QUOTA_LUA + "return take_quotas(1, 1)"
+
+
+async def take(script: AsyncScript, *quotas: Quota) -> int:
+    keys, args = quotas_input(quotas)
+    spent: int = await script(keys=list(keys), args=list(args))
+    return spent
 
 
 @pytest.mark.parametrize(
@@ -50,25 +57,46 @@ async def test_a_script_hit_and_a_limits_hit_count_in_one_quota(
     assert (item.amount <= EXACT_UP_TO) == (strategy is MovingWindowRateLimiter)
     client = aioredis.from_url(redis.url)
     try:
-        take = client.register_script(TAKE)
+        script = client.register_script(TAKE)
         quota = limiter.quota("payment_per_token", "session-1")
         assert quota.keys is not None
         for _ in range(item.amount - 2):  # all but two through the script
-            keys, args = quota.script_input()
-            assert await take(keys=list(keys), args=list(args)) == 1
+            assert await take(script, quota) == 0
         await limiter.hit("payment_per_token", "session-1")  # one through limits
-        keys, args = quota.script_input()
-        assert await take(keys=list(keys), args=list(args)) == 1  # the last one
-        keys, args = quota.script_input()
-        assert await take(keys=list(keys), args=list(args)) == 0  # spent for the script
+        assert await take(script, quota) == 0  # the last one
+        assert await take(script, quota) == 1  # spent for the script
         with pytest.raises(RateLimited):
             await limiter.hit("payment_per_token", "session-1")  # and for limits
         stats = await strategy(storage).get_window_stats(item, "payment_per_token", "session-1")
         assert stats.remaining == 0
         # Another identifier has its own quota.
-        other = limiter.quota("payment_per_token", "session-2")
-        keys, args = other.script_input()
-        assert await take(keys=list(keys), args=list(args)) == 1
+        assert await take(script, limiter.quota("payment_per_token", "session-2")) == 0
+    finally:
+        await client.aclose()
+        await storage.bridge.get_connection().aclose()
+
+
+async def test_quotas_are_taken_in_order_and_the_first_spent_one_is_named(
+    redis_server: Callable[..., RedisServer],
+) -> None:
+    """Two quotas in one script, as a publish takes payment_per_ip then
+    payment_per_token: the one before a spent quota is counted, the ones after it not."""
+    redis = redis_server()
+    storage = storage_for(redis.url, 2.0)
+    assert storage is not None
+    settings = RateLimitSettings(payment_per_ip="3/minute", payment_per_token="1/minute")  # type: ignore[arg-type]
+    limiter = RateLimiter(settings, storage)
+    client = aioredis.from_url(redis.url)
+    try:
+        script = client.register_script(TAKE)
+        per_ip = limiter.quota("payment_per_ip", "203.0.113.9")
+        assert await take(script, per_ip, limiter.quota("payment_per_token", "s1")) == 0
+        assert await take(script, per_ip, limiter.quota("payment_per_token", "s1")) == 2
+        # The IP's hit before the spent token quota counted: one left of three.
+        assert await take(script, per_ip, limiter.quota("payment_per_token", "s2")) == 0
+        assert await take(script, per_ip, limiter.quota("payment_per_token", "s3")) == 1
+        # Refused at the IP, nothing was taken from s3's quota.
+        assert await take(script, limiter.quota("payment_per_token", "s3")) == 0
     finally:
         await client.aclose()
         await storage.bridge.get_connection().aclose()
@@ -179,3 +207,35 @@ def test_the_scripts_embed_limits_own_acquire_scripts() -> None:
     folder = resources.files(limits) / "resources" / "redis" / "lua_scripts"
     for name in ("acquire_moving_window", "acquire_sliding_window"):
         assert (folder / f"{name}.lua").read_text() in QUOTA_LUA
+
+
+@pytest.mark.parametrize("broker", ["memory", "redis"])
+async def test_every_publish_request_counts_against_its_ip_and_429_wins(
+    start_gateway: Callable[..., Gateway], request: pytest.FixtureRequest, broker: str
+) -> None:
+    """payment_per_ip = 3/minute: a request refused for its key or its body counts as
+    one of the three, as a good one does (taken in the publish script over Redis); the
+    fourth request is 429 for that rule whatever else is wrong with it."""
+    rules = {"payment_per_ip": "3/minute"}
+    if broker == "redis":
+        config = over_redis(request.getfixturevalue("redis_server")(), **rules)
+    else:
+        config = {"rate_limits": {**HIGH_LIMITS, **rules}}
+    gw = start_gateway(config)
+    async with gw.client() as client:
+        session = (await client.generate()).json()
+        good = {"token": session["token"], "data": payment()}
+        bad_key = await client.post("/api/payment", headers={"X-API-Key": "wrong"}, json=good)
+        assert bad_key.status_code == 401
+        for _ in range(2):
+            ok = await client.post("/api/payment", headers={"X-API-Key": gw.key()}, json=good)
+            assert ok.status_code == 200
+        over = await client.post("/api/payment", headers={"X-API-Key": gw.key()}, json=good)
+        check_429(over, "payment_per_ip", 3, 60)
+        again = await client.post("/api/payment", headers={"X-API-Key": "wrong"}, json={})
+        check_429(again, "payment_per_ip", 3, 60)
+        info = (await client.get(f"/api/session/{session['token']}")).json()
+    assert info["hasData"] is True
+    async with connect(f"{gw.ws_base}/?token={session['token']}", ssl=gw.ssl_context) as ws:
+        assert (await receive(ws))["type"] == "SESSION_INFO"
+        assert (await receive(ws))["payload"]["seq"] == 2  # the refused one took no seq

@@ -134,14 +134,15 @@ class Broker(ABC):
         key_id: str,
         request_id: str,
         idempotency: IdempotencyClaim | None = None,
-        quota: Quota | None = None,
+        quotas: tuple[Quota, ...] = (),
     ) -> PublishOutcome | None:
         """Check the session, assign the next ``seq``, keep the late-join data, deliver
         the message to every instance and remember the outcome under ``request_id``,
         as one step (one round trip to a shared broker).
 
-        ``quota`` (only where :attr:`takes_quotas`) is a rate-limit hit taken first in
-        the same step; QuotaRefused when it is spent, and nothing else happens.
+        ``quotas`` (only where :attr:`takes_quotas`) are rate-limit hits taken first, in
+        order, in the same step; QuotaRefused names the first one spent, and then
+        nothing else happens.
 
         Raises SessionNotFound when the session is unknown, SessionExpired when its
         ttl ran out at ``now``, Forbidden when it belongs to another key than
@@ -168,7 +169,7 @@ class Broker(ABC):
         max_viewers: int,
         now: float,
         linger_seconds: float,
-        quota: Quota | None = None,
+        quotas: tuple[Quota, ...] = (),
     ) -> Admission | int | None:
         """Count one more viewer of the session on this instance, unless the session
         already has ``max_viewers`` on all instances together.
@@ -177,7 +178,7 @@ class Broker(ABC):
         on any number of instances never admit more than ``max_viewers``, and the
         record returned is the one the viewer was admitted to. Returns the
         :class:`Admission`, -1 when the session is full, None when it is gone.
-        ``quota`` as for :meth:`publish`.
+        ``quotas`` as for :meth:`publish`.
         """
 
     @abstractmethod

@@ -69,9 +69,9 @@ class MemoryBroker(Broker):
         key_id: str,
         request_id: str,
         idempotency: IdempotencyClaim | None = None,
-        quota: Quota | None = None,
+        quotas: tuple[Quota, ...] = (),
     ) -> PublishOutcome | None:
-        assert quota is None, "the hub takes quotas for a broker without takes_quotas"
+        assert not quotas, "the hub takes the quotas of a broker without takes_quotas"
         if request_id in self._fenced:
             return None
         record = self._sessions.get(session_id)
@@ -113,9 +113,9 @@ class MemoryBroker(Broker):
         max_viewers: int,
         now: float,
         linger_seconds: float,
-        quota: Quota | None = None,
+        quotas: tuple[Quota, ...] = (),
     ) -> Admission | int | None:
-        assert quota is None, "the hub takes quotas for a broker without takes_quotas"
+        assert not quotas, "the hub takes the quotas of a broker without takes_quotas"
         record = self._sessions.get(session_id)
         if record is None:
             return None

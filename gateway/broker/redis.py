@@ -55,7 +55,7 @@ from ..errors import (
     SessionNotFound,
     is_closed_transport,
 )
-from ..ratelimit import NO_QUOTA, QUOTA_LUA, Quota, QuotaRefused
+from ..ratelimit import QUOTA_LUA, Quota, QuotaRefused, quotas_input
 from ..wire import DATA_HEAD
 from .base import (
     Admission,
@@ -107,13 +107,13 @@ return 1
 
 # KEYS: session, data, viewers, outcomes, fence, idempotency. ARGV: channel, id,
 # text_head, text_tail, data_tail, has_data, now, now_ms, linger_ms, keep_ms,
-# request_id, idem ('1' or '0'), body_sha256, key_id, data_head, seq_floor, and the
-# quota's 4 (gateway/ratelimit.py; its 1 or 2 KEYS follow). The texts come whole
-# from gateway/wire.py: the script only puts the seq between head and tail. The
-# session's owner and expiry and the payment_per_token quota are checked here too, so
-# a publish is one round trip.
+# request_id, idem ('1' or '0'), body_sha256, key_id, data_head, seq_floor, then the
+# rate-limit quotas (gateway/ratelimit.py; their KEYS follow the 6). The texts come
+# whole from gateway/wire.py: the script only puts the seq between head and tail. The
+# quotas (payment_per_ip, payment_per_token) and the session's owner and expiry are
+# checked here too, so a publish is one round trip.
 # Returns {seq, delivered, replayed}, or {-1} unknown, {-2} fenced, {-3} idempotency
-# conflict, {-4} another key's session, {-5} expired, {-6} over the quota.
+# conflict, {-4} another key's session, {-5} expired, {-6, i} quota i spent.
 _PUBLISH = (
     _COUNT_LIVE
     + QUOTA_LUA
@@ -127,7 +127,8 @@ if done then
   local seq, delivered = string.match(done, '^(%d+):(%d+)$')
   return {tonumber(seq), tonumber(delivered), 0}
 end
-if not take_quota(7, 17) then return {-6} end
+local spent = take_quotas(7, 17)
+if spent > 0 then return {-6, spent} end
 local session = redis.call('HMGET', KEYS[1], 'key_id', 'expires_at')
 if not session[1] then return {-1} end
 local left_ms = math.floor((tonumber(session[2]) - tonumber(ARGV[7])) * 1000)
@@ -186,16 +187,17 @@ redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
 return {}
 """
 
-# KEYS: viewers, data, session, the quota's. ARGV: instance, count, deadline_ms, now_ms,
-# linger_ms, keep_ms, max_viewers, the quota's 4 (the ws_connect_per_ip hit).
+# KEYS: viewers, data, session, the quotas'. ARGV: instance, count, deadline_ms, now_ms,
+# linger_ms, keep_ms, max_viewers, the quotas (ws_connect_per_ip).
 # Returns {total with this instance's new count, the data (or nil), the session's
 # fields...}; {-1} when that is over max_viewers (nothing written), {-2} when the
-# session is gone, {-3} when the quota is spent (nothing else done).
+# session is gone, {-3, i} when quota i is spent (nothing else done).
 _ADMIT = (
     _COUNT_LIVE
     + QUOTA_LUA
     + """
-if not take_quota(4, 8) then return {-3} end
+local spent = take_quotas(4, 8)
+if spent > 0 then return {-3, spent} end
 if redis.call('EXISTS', KEYS[3]) == 0 then return {-2} end
 local total = count_live(KEYS[1], tonumber(ARGV[4]), ARGV[1]) + tonumber(ARGV[2])
 if total > tonumber(ARGV[7]) then return {-1} end
@@ -355,13 +357,6 @@ def _redis_call(
             delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     return wrapper
-
-
-def _quota_input(quota: Quota | None) -> tuple[tuple[str, ...], tuple[str | int | float, ...]]:
-    """The KEYS and ARGV a script passes to take_quota (gateway/ratelimit.py)."""
-    if quota is None:
-        return (), NO_QUOTA
-    return quota.script_input()
 
 
 class RedisBroker(Broker):
@@ -659,11 +654,11 @@ class RedisBroker(Broker):
         key_id: str,
         request_id: str,
         idempotency: IdempotencyClaim | None = None,
-        quota: Quota | None = None,
+        quotas: tuple[Quota, ...] = (),
     ) -> PublishOutcome | None:
         idem = idempotency
         numbered = message.message
-        quota_keys, quota_args = _quota_input(quota)
+        quota_keys, quota_args = quotas_input(quotas)
         answer = await self._write(
             self._publish,
             keys=[
@@ -696,8 +691,8 @@ class RedisBroker(Broker):
             ],
         )
         first = int(answer[0])
-        if first == -6 and quota is not None:
-            raise QuotaRefused(quota)
+        if first == -6:
+            raise QuotaRefused(quotas[int(answer[1]) - 1])
         if first < 0:
             refusal = _PUBLISH_REFUSED.get(first)
             if refusal is None:
@@ -722,21 +717,21 @@ class RedisBroker(Broker):
         max_viewers: int,
         now: float,
         linger_seconds: float,
-        quota: Quota | None = None,
+        quotas: tuple[Quota, ...] = (),
     ) -> Admission | int | None:
         try:
             async with self._lock(session_id):
                 count = self._reported.get(session_id, (0, linger_seconds))[0] + 1
                 answer = await self._admit_script(
-                    session_id, count, now, linger_seconds, max_viewers, quota
+                    session_id, count, now, linger_seconds, max_viewers, quotas
                 )
                 total = int(answer[0])
                 if total >= 0:
                     self._reported[session_id] = (count, linger_seconds)
         finally:
             self._drop_lock(session_id)
-        if total == -3 and quota is not None:
-            raise QuotaRefused(quota)
+        if total == -3:
+            raise QuotaRefused(quotas[int(answer[1]) - 1])
         if total == -2:
             return None
         if total < 0:
@@ -752,10 +747,10 @@ class RedisBroker(Broker):
         now: float,
         linger_seconds: float,
         max_viewers: int,
-        quota: Quota | None,
+        quotas: tuple[Quota, ...],
     ) -> list[Any]:
         keys, args = self._viewer_script_input(session_id, count, now, linger_seconds)
-        quota_keys, quota_args = _quota_input(quota)
+        quota_keys, quota_args = quotas_input(quotas)
         answer: list[Any] = await self._admit(
             keys=[*keys, *quota_keys], args=[*args, max_viewers, *quota_args]
         )

@@ -17,6 +17,7 @@ from ..broker import IdempotencyClaim, PublishOutcome
 from ..errors import (
     BadRequest,
     BrokerUnavailable,
+    GatewayError,
     InvalidJSON,
     InvalidToken,
     NotFound,
@@ -192,18 +193,21 @@ async def generate_token() -> Response:
 
 async def _publish(kind: str) -> Response:
     svc = services()
-    await svc.limiter.hit("payment_per_ip", client_ip())
-    key = authenticate(svc, "payments:publish")
-    idem = idempotency_key()
-    body = await read_json(svc, required=True)
-    model = PaymentRequest if kind == "publish" else ClearRequest
-    request_model = validate_body(model, body, svc.settings.payload)
-    claims = svc.tokens.verify(request_model.token)
+    per_ip = svc.limiter.quota("payment_per_ip", client_ip())
+    try:
+        key = authenticate(svc, "payments:publish")
+        idem = idempotency_key()
+        body = await read_json(svc, required=True)
+        model = PaymentRequest if kind == "publish" else ClearRequest
+        request_model = validate_body(model, body, svc.settings.payload)
+        claims = svc.tokens.verify(request_model.token)
+    except GatewayError:
+        await per_ip.take()  # a refused request counts too; over the quota, 429 wins
+        raise
     session_id = claims.session_id
-    # The session's existence, expiry and owner (404, 410, 403) and, over Redis, the
-    # payment_per_token quota (429) are checked by the broker in the same step as the
-    # publish.
-    quota = svc.limiter.quota("payment_per_token", session_id)
+    # The hub takes both quotas (429), over Redis in the publish script, which also
+    # checks the session's existence, expiry and owner (404, 410, 403): one round trip.
+    quotas = (per_ip, svc.limiter.quota("payment_per_token", session_id))
     claim = None
     if idem is not None:
         scope = hashlib.sha256(orjson.dumps(["idem", key.id, session_id, idem])).hexdigest()
@@ -234,7 +238,7 @@ async def _publish(kind: str) -> Response:
             audit.info(kind, extra={**extra, "outcome": "confirmed_late"})
 
     outcome = await svc.hub.publish(
-        session_id, key.id, payload, reason, idempotency=claim, on_settled=settled, quota=quota
+        session_id, key.id, payload, reason, idempotency=claim, on_settled=settled, quotas=quotas
     )
     answer = PublishResponse(sessionId=session_id, delivered=outcome.delivered, seq=outcome.seq)
     response = Response(orjson.dumps(answer.model_dump()), status=200, content_type=JSON)

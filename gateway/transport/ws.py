@@ -120,7 +120,7 @@ class ViewerConnection:
             except GatewayError:
                 await quota.take()  # a bad token counts too; over the quota, 4429 wins
                 raise
-            viewer, record = await svc.hub.join(claims.session_id, quota)
+            viewer, record = await svc.hub.join(claims.session_id, (quota,))
         except GatewayError as exc:
             self._log_close(None, exc.close_code)
             await self._send_close(exc.close_code, exc.title)
