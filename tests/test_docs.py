@@ -384,6 +384,18 @@ def test_every_relative_link_points_into_the_repository(path: Path) -> None:
     assert broken == []
 
 
+@pytest.mark.parametrize("path", markdown_files(), ids=lambda p: p.relative_to(REPO).as_posix())
+def test_every_benchmark_result_the_docs_quote_is_kept(path: Path) -> None:
+    """Each ``bench/results/…`` file named in the prose (a ``*`` matching at least one)
+    is in the repository: ``*.json`` there is ignored by git unless added with ``-f``,
+    and a figure whose raw result was never committed cannot be checked."""
+    prose = without_code_blocks(text(path))
+    named = set(re.findall(r"`(bench/results/[^`\s<]+)`", prose))
+    named |= set(re.findall(r"\]\((bench/results/[^)\s]+)\)", prose))
+    missing = [name for name in sorted(named) if not list(REPO.glob(name))]
+    assert missing == []
+
+
 def test_the_readme_links_both_docs() -> None:
     """The README links docs/protocol.md and docs/security.md."""
     targets = {link.partition("#")[0] for link in links(README)}
