@@ -17,7 +17,12 @@ A hit that comes right before a broker write (``ws_connect_per_ip`` before a vie
 admission, ``payment_per_token`` before a publish) is a :class:`Quota`: over Redis the
 broker's script takes it in its own round trip, with limits' own acquire scripts
 (:data:`QUOTA_LUA`) on limits' own keys, so it is the same count as a hit through
-limits; anywhere else :meth:`Quota.take` counts it through limits first.
+limits; anywhere else :meth:`Quota.take` counts it through limits first. A publish
+takes its ``payment_per_ip`` hit in that script too, after reading and checking the
+request; so that a client over that quota cannot make every refused request cost a
+body read, the limiter remembers each shared rule and identifier it refused until its
+Retry-After (:meth:`RateLimiter.refused_recently`), and the handler then counts the
+next hit first, through limits, as it did before the hit moved into the script.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ RULES = (
 LOCAL_RULES = frozenset({"ws_messages_per_connection"})
 #: Quotas of at most this many hits per window are counted exactly (moving window).
 EXACT_UP_TO = 1000
+#: How many refused (rule, identifier) pairs a limiter remembers; the oldest go first.
+REMEMBER_REFUSED = 4096
 
 
 def _lua_function(name: str) -> str:
@@ -138,12 +145,21 @@ class Quota:
         """The 429 for a hit a broker script refused (counted as a rejection)."""
         return await self.limiter.refusal(self.rule, self.identifier)
 
+    def refused_recently(self) -> bool:
+        """Whether this quota was found spent less than its Retry-After ago."""
+        return self.limiter.refused_recently(self.rule, self.identifier)
+
 
 class RateLimiter:
     """Checks and counts hits per rule and identifier; raises :class:`RateLimited`."""
 
     def __init__(
-        self, settings: RateLimitSettings, storage: Storage | None = None, timeout: float = 2.0
+        self,
+        settings: RateLimitSettings,
+        storage: Storage | None = None,
+        timeout: float = 2.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.enabled = settings.enabled
         self._timeout = timeout
@@ -158,6 +174,10 @@ class RateLimiter:
         self._connections = itertools.count(1)
         #: Rejections by rule, for metrics.
         self.rejected: dict[str, int] = dict.fromkeys(RULES, 0)
+        #: (rule, identifier) of shared rules refused, with the ``clock()`` until
+        #: which the refusal's Retry-After runs; in the order they were last refused.
+        self._refused: dict[tuple[str, str], float] = {}
+        self._clock = clock
 
     async def hit(self, rule: str, identifier: str) -> None:
         """Count one hit of ``rule`` for ``identifier``; raise RateLimited when over the quota."""
@@ -200,7 +220,32 @@ class RateLimiter:
         stats = await self._shared_call(lambda: limiter.get_window_stats(item, rule, identifier))
         self.rejected[rule] += 1
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        if rule not in LOCAL_RULES:
+            self._remember_refused((rule, identifier), retry_after)
         return RateLimited(rule, item.amount, item.get_expiry(), retry_after)
+
+    def refused_recently(self, rule: str, identifier: str) -> bool:
+        """Whether ``rule`` refused ``identifier`` less than that refusal's Retry-After
+        ago, in this process: a hint for the order of checks, never a refusal itself."""
+        until = self._refused.get((rule, identifier))
+        if until is None:
+            return False
+        if until > self._clock():
+            return True
+        del self._refused[(rule, identifier)]
+        return False
+
+    def _remember_refused(self, entry: tuple[str, str], retry_after: int) -> None:
+        refused = self._refused
+        refused.pop(entry, None)  # to the end: the order is that of the last refusal
+        now = self._clock()
+        refused[entry] = now + retry_after
+        # Forget from the oldest: those whose wait is over, and any over the bound.
+        while True:
+            oldest = next(iter(refused))
+            if refused[oldest] > now and len(refused) <= REMEMBER_REFUSED:
+                break
+            del refused[oldest]
 
     def _shared(self, item: limits.RateLimitItem) -> Strategy:
         return self._shared_exact if item.amount <= EXACT_UP_TO else self._shared_counter

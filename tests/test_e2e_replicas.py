@@ -132,3 +132,42 @@ async def test_a_publish_no_replica_acknowledges_is_broadcast_once_and_replayed(
     assert [json.loads(line)["seq"] for line in audited_on_b] == [2]
     for gw in (a, b):
         assert (await health(gw)).status_code == 200
+
+
+async def test_a_refused_publish_is_refused_not_503_when_replicas_are_required(
+    start_gateway: Callable[..., Gateway], redis_server: Callable[..., RedisServer]
+) -> None:
+    """On A (min_replicas_acked = 1, no replica) only a publish that wrote waits for
+    replicas: another key's session is 403, a reused Idempotency-Key with another body
+    409, and a spent payment_per_token quota 429, each at once with its own answer,
+    never 503 outcome-unknown; none of them reaches the viewer on B."""
+    redis = redis_server()
+    a = start_gateway(
+        shared_url(
+            redis.url,
+            broker={"min_replicas_acked": 1},
+            rate_limits={"payment_per_token": "3/minute"},  # each try counts
+        )
+    )
+    b = start_gateway(replicas(redis, 0))
+    session = await new_session_on(b)
+    ws, _ = await watch(b, session["token"])
+    key = {"Idempotency-Key": "order-7"}
+
+    first = await timed(post_payment_to(a, session["token"], payment(amount=1000), headers=key))
+    assert_problem(first, "outcome-unknown", "Publish outcome unknown")
+    assert (await receive(ws))["payload"]["seq"] == 1
+
+    async with a.client() as client:
+        foreign = await client.post_payment(session["token"], key="other")
+        assert foreign.status_code == 403, foreign.text
+        conflict = await client.post_payment(session["token"], payment(amount=2000), headers=key)
+        assert conflict.status_code == 409, conflict.text
+        over = await client.post_payment(session["token"], payment(amount=3000))
+        assert over.status_code == 429, over.text
+        assert over.json()["detail"].count("payment_per_token") == 1
+    await ws.send('{"type":"PING"}')
+    assert (await receive(ws))["type"] == "PONG"  # none of the refused ones came
+    await ws.close()
+    for gw in (a, b):
+        assert (await health(gw)).status_code == 200

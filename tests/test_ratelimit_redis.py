@@ -11,6 +11,7 @@ and nothing written when the quota refuses. Real ``redis-server``, real gateways
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 
 import limits
@@ -21,11 +22,13 @@ from redis.commands.core import AsyncScript
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from gateway import ratelimit
 from gateway.config import RateLimitSettings
 from gateway.errors import RateLimited
 from gateway.ratelimit import EXACT_UP_TO, QUOTA_LUA, Quota, RateLimiter, quotas_input, storage_for
 
 from .gatewayproc import HIGH_LIMITS, Gateway, RedisServer, payment
+from .test_e2e_http import raw_request
 from .test_e2e_ratelimit import check_429
 from .test_e2e_redis import receive, shared
 
@@ -199,43 +202,124 @@ async def test_a_publish_over_its_quota_is_429_and_changes_nothing(
     )
 
 
-def test_the_scripts_embed_limits_own_acquire_scripts() -> None:
-    """QUOTA_LUA is limits' Lua, unchanged (a limits upgrade that changes it shows here
-    and in the shared-counter test above)."""
+#: What take_quotas passes to limits' acquire scripts: each ARGV and KEYS position,
+#: by the name the script gives it. A limits release that reorders them fails here.
+ACQUIRE_INTERFACE = {
+    "acquire_moving_window": ({"timestamp": 1, "limit": 2, "expiry": 3, "amount": 4}, 1),
+    "acquire_sliding_window": ({"limit": 1, "expiry": 2, "amount": 3}, 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACQUIRE_INTERFACE))
+def test_limits_acquire_scripts_take_what_take_quotas_passes(name: str) -> None:
+    """The installed limits' acquire script reads its ARGV in the order take_quotas
+    passes them and uses no more KEYS than it is given."""
     from importlib import resources
 
-    folder = resources.files(limits) / "resources" / "redis" / "lua_scripts"
-    for name in ("acquire_moving_window", "acquire_sliding_window"):
-        assert (folder / f"{name}.lua").read_text() in QUOTA_LUA
+    source = (
+        resources.files(limits) / "resources" / "redis" / "lua_scripts" / f"{name}.lua"
+    ).read_text()
+    argv, key_count = ACQUIRE_INTERFACE[name]
+    read = dict(re.findall(r"local (\w+) = tonumber\(ARGV\[(\d)\]\)", source))
+    assert {arg: int(position) for arg, position in read.items()} == argv
+    assert max(int(n) for n in re.findall(r"KEYS\[(\d)\]", source)) == key_count
+    assert f"local function {name}(KEYS, ARGV)\n{source}\nend\n" in QUOTA_LUA
+
+
+def publish_head(gw: Gateway, *more: str) -> str:
+    """The head of a POST /api/payment sent by hand (tests.test_e2e_http.raw_request)."""
+    lines = [
+        "POST /api/payment HTTP/1.1",
+        "Host: localhost",
+        f"X-API-Key: {gw.key()}",
+        "Content-Type: application/json",
+        *more,
+    ]
+    return "".join(line + "\r\n" for line in lines)
 
 
 @pytest.mark.parametrize("broker", ["memory", "redis"])
 async def test_every_publish_request_counts_against_its_ip_and_429_wins(
     start_gateway: Callable[..., Gateway], request: pytest.FixtureRequest, broker: str
 ) -> None:
-    """payment_per_ip = 3/minute: a request refused for its key or its body counts as
-    one of the three, as a good one does (taken in the publish script over Redis); the
-    fourth request is 429 for that rule whatever else is wrong with it."""
-    rules = {"payment_per_ip": "3/minute"}
+    """payment_per_ip = 5/minute: a request refused for its key, for a streamed body
+    over payload.max_body_bytes (werkzeug's 413) or for JSON that does not parse counts
+    as one of the five, as a good one does (taken in the publish script over Redis);
+    the sixth request is 429 for that rule whatever else is wrong with it, and once
+    refused, the IP's next request is 429 before its body has even arrived."""
+    rules = {"payment_per_ip": "5/minute"}
     if broker == "redis":
         config = over_redis(request.getfixturevalue("redis_server")(), **rules)
     else:
         config = {"rate_limits": {**HIGH_LIMITS, **rules}}
     gw = start_gateway(config)
+    chunked = publish_head(gw, "Transfer-Encoding: chunked")
     async with gw.client() as client:
         session = (await client.generate()).json()
         good = {"token": session["token"], "data": payment()}
         bad_key = await client.post("/api/payment", headers={"X-API-Key": "wrong"}, json=good)
         assert bad_key.status_code == 401
+        size = 400_001  # over the default max_body_bytes; the final 0-chunk never comes
+        too_large = await raw_request(gw, chunked, b"%x\r\n" % size + b"a" * size + b"\r\n")
+        assert too_large.startswith(b"HTTP/1.1 413"), too_large[:200]
+        not_json = await client.post(
+            "/api/payment",
+            headers={"X-API-Key": gw.key(), "Content-Type": "application/json"},
+            content=b"{",
+        )
+        assert not_json.status_code == 400
         for _ in range(2):
             ok = await client.post("/api/payment", headers={"X-API-Key": gw.key()}, json=good)
             assert ok.status_code == 200
         over = await client.post("/api/payment", headers={"X-API-Key": gw.key()}, json=good)
-        check_429(over, "payment_per_ip", 3, 60)
+        check_429(over, "payment_per_ip", 5, 60)
+        # A body that never ends: the 429 comes at once (raw_request waits 10 s; the
+        # body alone would be waited for 30 s).
+        pending = await raw_request(gw, chunked, b"2\r\n{}\r\n")
+        assert pending.startswith(b"HTTP/1.1 429"), pending[:200]
         again = await client.post("/api/payment", headers={"X-API-Key": "wrong"}, json={})
-        check_429(again, "payment_per_ip", 3, 60)
+        check_429(again, "payment_per_ip", 5, 60)
         info = (await client.get(f"/api/session/{session['token']}")).json()
     assert info["hasData"] is True
     async with connect(f"{gw.ws_base}/?token={session['token']}", ssl=gw.ssl_context) as ws:
         assert (await receive(ws))["type"] == "SESSION_INFO"
-        assert (await receive(ws))["payload"]["seq"] == 2  # the refused one took no seq
+        assert (await receive(ws))["payload"]["seq"] == 2  # the refused ones took no seq
+
+
+async def test_a_refusal_is_remembered_until_its_retry_after_and_no_further() -> None:
+    """refused_recently: true from a refusal until its Retry-After has passed, for that
+    rule and identifier only, never for the per-connection rule, and at most
+    REMEMBER_REFUSED identifiers are remembered (the oldest refusal goes first)."""
+    clock = [1000.0]
+    settings = RateLimitSettings(
+        payment_per_ip="1/minute",  # type: ignore[arg-type]
+        ws_messages_per_connection="1/minute",  # type: ignore[arg-type]
+    )
+    limiter = RateLimiter(settings, clock=lambda: clock[0])
+    assert not limiter.refused_recently("payment_per_ip", "a")
+    await limiter.hit("payment_per_ip", "a")
+    assert not limiter.refused_recently("payment_per_ip", "a")  # counted, not refused
+    with pytest.raises(RateLimited) as refused:
+        await limiter.hit("payment_per_ip", "a")
+    wait = refused.value.retry_after
+    assert 1 <= wait <= 60
+    assert limiter.refused_recently("payment_per_ip", "a")
+    assert not limiter.refused_recently("payment_per_ip", "b")
+    assert not limiter.refused_recently("payment_per_token", "a")
+    clock[0] += wait - 0.5
+    assert limiter.refused_recently("payment_per_ip", "a")
+    clock[0] += 0.5
+    assert not limiter.refused_recently("payment_per_ip", "a")
+
+    connection = limiter.connection_id()
+    await limiter.hit("ws_messages_per_connection", connection)
+    with pytest.raises(RateLimited):
+        await limiter.hit("ws_messages_per_connection", connection)
+    assert not limiter.refused_recently("ws_messages_per_connection", connection)
+
+    for n in range(ratelimit.REMEMBER_REFUSED + 1):
+        await limiter.refusal("payment_per_ip", f"ip-{n}")
+    assert not limiter.refused_recently("payment_per_ip", "ip-0")
+    assert limiter.refused_recently("payment_per_ip", "ip-1")
+    assert limiter.refused_recently("payment_per_ip", f"ip-{ratelimit.REMEMBER_REFUSED}")
+    assert len(limiter._refused) == ratelimit.REMEMBER_REFUSED

@@ -257,6 +257,11 @@ _PUBLISH_REFUSED: dict[int, Callable[[], Exception]] = {
 }
 
 
+def _publish_wrote(answer: list[Any]) -> bool:
+    """Whether _PUBLISH wrote (or wrote again, for a replay): not a refusal."""
+    return int(answer[0]) >= 0
+
+
 class NotReplicated(BrokerUnavailable):
     """Fewer than ``broker.min_replicas_acked`` replicas acknowledged a write in time."""
 
@@ -335,7 +340,10 @@ def _redis_call(
     BrokerUnavailable only.
 
     Every script may run twice this way: each one finds its own earlier run (the
-    request id of a publish, the id of a new session) or writes absolute values.
+    request id of a publish, the id of a new session) or writes absolute values. The
+    rate-limit hits a script takes are the exception: an admission sent again, or a
+    publish whose first run was refused, counts its hits again (a publish that ran
+    finds its outcome before it takes any), as a client's own retry would.
     """
 
     @functools.wraps(method)
@@ -574,9 +582,17 @@ class RedisBroker(Broker):
 
     # --- writes that replicas must hold ------------------------------------------------
 
-    async def _write(self, script: AsyncScript, *, keys: list[str], args: list[Any]) -> Any:
+    async def _write(
+        self,
+        script: AsyncScript,
+        *,
+        keys: list[str],
+        args: list[Any],
+        wrote: Callable[[Any], bool],
+    ) -> Any:
         """Run ``script``; with ``min_replicas_acked``, answer only once that many
-        replicas hold what it wrote.
+        replicas hold what it wrote, when ``wrote(answer)`` says it wrote (a refusal,
+        404 or 429, is answered as it is: there is nothing for replicas to hold).
 
         The script and ``WAIT`` go down one connection in one round trip: ``WAIT``
         counts the replicas that acknowledged that connection's writes. The script is
@@ -591,7 +607,7 @@ class RedisBroker(Broker):
             pipe.eval(str(script.script), len(keys), *keys, *args)
             pipe.wait(self._replicas, self._wait_ms)
             answer, acked = await pipe.execute()
-        if int(acked) < self._replicas:
+        if int(acked) < self._replicas and wrote(answer):
             raise NotReplicated(
                 f"{acked} of broker.min_replicas_acked = {self._replicas} replicas "
                 "acknowledged in time"
@@ -614,6 +630,7 @@ class RedisBroker(Broker):
     async def _create_session(self, record: SessionRecord, max_sessions: int) -> bool:
         created = await self._write(
             self._create,
+            wrote=bool,
             keys=[self._key("s", record.session_id), self._prefix + "sessions"],
             args=[
                 record.session_id,
@@ -661,6 +678,7 @@ class RedisBroker(Broker):
         quota_keys, quota_args = quotas_input(quotas)
         answer = await self._write(
             self._publish,
+            wrote=_publish_wrote,
             keys=[
                 self._key("s", session_id),
                 self._key("d", session_id),

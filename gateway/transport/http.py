@@ -17,7 +17,6 @@ from ..broker import IdempotencyClaim, PublishOutcome
 from ..errors import (
     BadRequest,
     BrokerUnavailable,
-    GatewayError,
     InvalidJSON,
     InvalidToken,
     NotFound,
@@ -25,6 +24,7 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ..ratelimit import Quota
 from ..schemas import (
     ClearRequest,
     HealthResponse,
@@ -194,6 +194,12 @@ async def generate_token() -> Response:
 async def _publish(kind: str) -> Response:
     svc = services()
     per_ip = svc.limiter.quota("payment_per_ip", client_ip())
+    untaken: tuple[Quota, ...] = (per_ip,)
+    if per_ip.refused_recently():
+        # Over its quota a moment ago: count this hit first, so that the 429 costs no
+        # body read, no parse and no key check, and tells nothing about the key.
+        await per_ip.take()
+        untaken = ()
     try:
         key = authenticate(svc, "payments:publish")
         idem = idempotency_key()
@@ -201,13 +207,16 @@ async def _publish(kind: str) -> Response:
         model = PaymentRequest if kind == "publish" else ClearRequest
         request_model = validate_body(model, body, svc.settings.payload)
         claims = svc.tokens.verify(request_model.token)
-    except GatewayError:
-        await per_ip.take()  # a refused request counts too; over the quota, 429 wins
+    except Exception:
+        # A refused request counts too (a body werkzeug refused, 413 or 408, as well as
+        # ours); over the quota, 429 wins.
+        for quota in untaken:
+            await quota.take()
         raise
     session_id = claims.session_id
-    # The hub takes both quotas (429), over Redis in the publish script, which also
+    # The hub takes the quotas (429), over Redis in the publish script, which also
     # checks the session's existence, expiry and owner (404, 410, 403): one round trip.
-    quotas = (per_ip, svc.limiter.quota("payment_per_token", session_id))
+    quotas = (*untaken, svc.limiter.quota("payment_per_token", session_id))
     claim = None
     if idem is not None:
         scope = hashlib.sha256(orjson.dumps(["idem", key.id, session_id, idem])).hexdigest()
