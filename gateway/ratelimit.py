@@ -31,6 +31,7 @@ import asyncio
 import itertools
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -62,7 +63,9 @@ RULES = (
 LOCAL_RULES = frozenset({"ws_messages_per_connection"})
 #: Quotas of at most this many hits per window are counted exactly (moving window).
 EXACT_UP_TO = 1000
-#: How many refused (rule, identifier) pairs a limiter remembers; the oldest go first.
+#: Rules whose refusals a limiter remembers (:meth:`RateLimiter.refused_recently`), and
+#: how many identifiers it remembers at most; the oldest refusals are forgotten first.
+REMEMBERED_RULES = frozenset({"payment_per_ip"})
 REMEMBER_REFUSED = 4096
 
 
@@ -174,9 +177,9 @@ class RateLimiter:
         self._connections = itertools.count(1)
         #: Rejections by rule, for metrics.
         self.rejected: dict[str, int] = dict.fromkeys(RULES, 0)
-        #: (rule, identifier) of shared rules refused, with the ``clock()`` until
+        #: (rule, identifier) refused, for REMEMBERED_RULES, with the ``clock()`` until
         #: which the refusal's Retry-After runs; in the order they were last refused.
-        self._refused: dict[tuple[str, str], float] = {}
+        self._refused: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._clock = clock
 
     async def hit(self, rule: str, identifier: str) -> None:
@@ -220,13 +223,14 @@ class RateLimiter:
         stats = await self._shared_call(lambda: limiter.get_window_stats(item, rule, identifier))
         self.rejected[rule] += 1
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        if rule not in LOCAL_RULES:
+        if rule in REMEMBERED_RULES:
             self._remember_refused((rule, identifier), retry_after)
         return RateLimited(rule, item.amount, item.get_expiry(), retry_after)
 
     def refused_recently(self, rule: str, identifier: str) -> bool:
-        """Whether ``rule`` refused ``identifier`` less than that refusal's Retry-After
-        ago, in this process: a hint for the order of checks, never a refusal itself."""
+        """Whether ``rule`` (one of REMEMBERED_RULES) refused ``identifier`` less than
+        that refusal's Retry-After ago, in this process: a hint for the order of
+        checks, never a refusal itself."""
         until = self._refused.get((rule, identifier))
         if until is None:
             return False
@@ -237,15 +241,12 @@ class RateLimiter:
 
     def _remember_refused(self, entry: tuple[str, str], retry_after: int) -> None:
         refused = self._refused
-        refused.pop(entry, None)  # to the end: the order is that of the last refusal
         now = self._clock()
         refused[entry] = now + retry_after
+        refused.move_to_end(entry)  # the order is that of the last refusal
         # Forget from the oldest: those whose wait is over, and any over the bound.
-        while True:
-            oldest = next(iter(refused))
-            if refused[oldest] > now and len(refused) <= REMEMBER_REFUSED:
-                break
-            del refused[oldest]
+        while len(refused) > REMEMBER_REFUSED or next(iter(refused.values())) <= now:
+            refused.popitem(last=False)
 
     def _shared(self, item: limits.RateLimitItem) -> Strategy:
         return self._shared_exact if item.amount <= EXACT_UP_TO else self._shared_counter

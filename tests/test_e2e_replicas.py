@@ -16,7 +16,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 import redis as redis_client
+
+from gateway.broker.base import SessionRecord
+from gateway.broker.redis import NotReplicated, RedisBroker
 
 from .gatewayproc import Gateway, RedisServer, new_session_on, payment, post_payment_to
 from .test_e2e_redis import audit_events, health, receive, shared_url, watch
@@ -169,5 +173,45 @@ async def test_a_refused_publish_is_refused_not_503_when_replicas_are_required(
     await ws.send('{"type":"PING"}')
     assert (await receive(ws))["type"] == "PONG"  # none of the refused ones came
     await ws.close()
+    assert waits_for_replicas(redis) == 1  # only the publish that wrote
     for gw in (a, b):
         assert (await health(gw)).status_code == 200
+
+
+def calls(redis: RedisServer, command: str) -> int:
+    """How many times ``redis`` has run ``command``, from scripts too."""
+    with redis_client.Redis(port=redis.port) as direct:
+        stats: dict[str, dict[str, int]] = direct.info("commandstats")
+    return stats.get(f"cmdstat_{command}", {}).get("calls", 0)
+
+
+def waits_for_replicas(redis: RedisServer) -> int:
+    return calls(redis, "wait")
+
+
+async def test_a_session_is_replicated_when_created_and_when_its_create_is_retried(
+    redis_server: Callable[..., RedisServer],
+) -> None:
+    """The broker itself (min_replicas_acked = 1, no replica): a create refused for a
+    full session table answers False without waiting for replicas; one that wrote, and
+    the same create sent again (as after a lost answer), each wait and raise
+    NotReplicated, the retry having written again so that WAIT counts replicas that
+    hold the session, not merely replicas that are connected."""
+    redis = redis_server()
+    broker = RedisBroker(redis.url, timeout_seconds=0.5, min_replicas_acked=1)
+    now = time.time()
+    record = SessionRecord("s-1", "owner", created_at=now, expires_at=now + 60)
+    try:
+        assert await broker.create_session(record, max_sessions=0) is False
+        assert (waits_for_replicas(redis), calls(redis, "hset")) == (0, 0)
+        with pytest.raises(NotReplicated):
+            await broker._create_session(record, 10)
+        with redis_client.Redis(port=redis.port) as direct:
+            assert direct.exists("gw:s:s-1")
+        assert (waits_for_replicas(redis), calls(redis, "pexpireat")) == (1, 1)
+        with pytest.raises(NotReplicated):
+            await broker._create_session(record, 10)  # the retry
+        assert (waits_for_replicas(redis), calls(redis, "pexpireat")) == (2, 2)
+        assert calls(redis, "hset") == 1
+    finally:
+        await broker.stop()

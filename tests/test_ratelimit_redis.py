@@ -287,9 +287,10 @@ async def test_every_publish_request_counts_against_its_ip_and_429_wins(
 
 
 async def test_a_refusal_is_remembered_until_its_retry_after_and_no_further() -> None:
-    """refused_recently: true from a refusal until its Retry-After has passed, for that
-    rule and identifier only, never for the per-connection rule, and at most
-    REMEMBER_REFUSED identifiers are remembered (the oldest refusal goes first)."""
+    """refused_recently: true from a payment_per_ip refusal until its Retry-After has
+    passed, for that identifier only; other rules' refusals are not remembered (they
+    cannot push payment_per_ip's out), and at most REMEMBER_REFUSED identifiers are
+    (the oldest refusal goes first, a refused one again moves to the end)."""
     clock = [1000.0]
     settings = RateLimitSettings(
         payment_per_ip="1/minute",  # type: ignore[arg-type]
@@ -316,10 +317,17 @@ async def test_a_refusal_is_remembered_until_its_retry_after_and_no_further() ->
     with pytest.raises(RateLimited):
         await limiter.hit("ws_messages_per_connection", connection)
     assert not limiter.refused_recently("ws_messages_per_connection", connection)
+    for rule in ("payment_per_token", "ws_connect_per_ip", "token_generate_per_ip"):
+        await limiter.refusal(rule, "a")
+        assert not limiter.refused_recently(rule, "a")
+    assert not limiter._refused
 
-    for n in range(ratelimit.REMEMBER_REFUSED + 1):
+    for n in range(ratelimit.REMEMBER_REFUSED):
         await limiter.refusal("payment_per_ip", f"ip-{n}")
-    assert not limiter.refused_recently("payment_per_ip", "ip-0")
-    assert limiter.refused_recently("payment_per_ip", "ip-1")
+    await limiter.refusal("payment_per_ip", "ip-0")  # refused again: now the newest
+    await limiter.refusal("payment_per_ip", f"ip-{ratelimit.REMEMBER_REFUSED}")
+    assert limiter.refused_recently("payment_per_ip", "ip-0")
+    assert not limiter.refused_recently("payment_per_ip", "ip-1")
+    assert limiter.refused_recently("payment_per_ip", "ip-2")
     assert limiter.refused_recently("payment_per_ip", f"ip-{ratelimit.REMEMBER_REFUSED}")
     assert len(limiter._refused) == ratelimit.REMEMBER_REFUSED

@@ -95,7 +95,11 @@ end
 # KEYS: session, sessions-zset. ARGV: id, key_id, created_at, expires_at,
 # expires_at_ms, now_ms, max_sessions.
 _CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end  -- this create, retried
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  -- This create, retried after its answer was lost: written again for WAIT.
+  redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+  return 1
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[7]) then return 0 end
 redis.call('HSET', KEYS[1], 'key_id', ARGV[2], 'created_at', ARGV[3],
@@ -591,23 +595,24 @@ class RedisBroker(Broker):
         wrote: Callable[[Any], bool],
     ) -> Any:
         """Run ``script``; with ``min_replicas_acked``, answer only once that many
-        replicas hold what it wrote, when ``wrote(answer)`` says it wrote (a refusal,
-        404 or 429, is answered as it is: there is nothing for replicas to hold).
+        replicas hold what it wrote, when ``wrote(answer)`` says it wrote. A refusal
+        (403, 404, 409, 410, 429, a full session table) is answered at once: there is
+        nothing for replicas to hold.
 
-        The script and ``WAIT`` go down one connection in one round trip: ``WAIT``
-        counts the replicas that acknowledged that connection's writes. The script is
-        sent whole (``EVAL``): a pipeline cannot fall back from ``EVALSHA`` after a
-        failover to a master that never loaded it. Too few replicas raises
-        BrokerUnavailable, and what the script did stands: a retry with the same
-        Idempotency-Key finds it and waits for the replicas again.
+        The script and then ``WAIT`` go down one connection, held for both: ``WAIT``
+        counts the replicas that acknowledged that connection's writes. Too few
+        replicas raises BrokerUnavailable, and what the script did stands: a retry with
+        the same Idempotency-Key finds it, writes it again and waits for the replicas
+        again.
         """
         if not self._replicas:
             return await script(keys=keys, args=args)
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.eval(str(script.script), len(keys), *keys, *args)
-            pipe.wait(self._replicas, self._wait_ms)
-            answer, acked = await pipe.execute()
-        if int(acked) < self._replicas and wrote(answer):
+        async with self._client.client() as connection:
+            answer = await script(keys=keys, args=args, client=connection)
+            if not wrote(answer):
+                return answer
+            acked = await connection.wait(self._replicas, self._wait_ms)
+        if int(acked) < self._replicas:
             raise NotReplicated(
                 f"{acked} of broker.min_replicas_acked = {self._replicas} replicas "
                 "acknowledged in time"
