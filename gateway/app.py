@@ -42,6 +42,14 @@ PAGE_CSP = (
     "connect-src 'self' wss: ws:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+#: The headers every HTTP answer carries unless it set its own (HSTS too, over HTTPS).
+_SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+)
+SECURITY_HEADERS_PAGE = (*_SECURITY_HEADERS, ("Content-Security-Policy", PAGE_CSP))
+SECURITY_HEADERS_API = (*_SECURITY_HEADERS, ("Content-Security-Policy", API_CSP))
 
 
 def create_app(
@@ -178,16 +186,16 @@ def create_app(
 
     @app.after_request
     async def _security_headers(response: Response) -> Response:
+        # Each one unless the response set its own: one pass over the headers, where
+        # a setdefault per header would scan them each time.
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("Cache-Control", "no-store")
-        if response.mimetype == "text/html":
-            headers.setdefault("Content-Security-Policy", PAGE_CSP)
-        else:
-            headers.setdefault("Content-Security-Policy", API_CSP)
-        if request.scheme == "https":
-            headers.setdefault("Strict-Transport-Security", "max-age=63072000")
+        present = {name.lower() for name, _ in headers.items()}
+        page = response.mimetype == "text/html"
+        for name, value in SECURITY_HEADERS_PAGE if page else SECURITY_HEADERS_API:
+            if name.lower() not in present:
+                headers.add(name, value)
+        if request.scheme == "https" and "strict-transport-security" not in present:
+            headers.add("Strict-Transport-Security", "max-age=63072000")
         return response
 
     return app
