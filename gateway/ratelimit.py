@@ -20,9 +20,10 @@ broker's script takes it in its own round trip, with limits' own acquire scripts
 limits; anywhere else :meth:`Quota.take` counts it through limits first. A publish
 takes its ``payment_per_ip`` hit in that script too, after reading and checking the
 request; so that a client over that quota cannot make every refused request cost a
-body read, the limiter remembers each shared rule and identifier it refused until its
-Retry-After (:meth:`RateLimiter.refused_recently`), and the handler then counts the
-next hit first, through limits, as it did before the hit moved into the script.
+parse, a key check and a validation, the limiter remembers the identifiers that rule
+refused until their Retry-After (:data:`REMEMBERED_RULES`,
+:meth:`RateLimiter.refused_recently`), and the handler then counts the next hit
+first, through limits, as it did before the hit moved into the script.
 """
 
 from __future__ import annotations
