@@ -1,9 +1,12 @@
 """Sessions and fan-out: the part of the gateway that knows viewers.
 
 Each viewer owns one bounded queue of serialized messages; a broadcast is serialized
-once and the same ``str`` is offered to every queue without awaiting. A queue that is
-full means the viewer cannot keep up: it is closed with 4408 and the others carry on
-(websockets' broadcast topic ends at the same answer: disconnect slow clients).
+once and the same ``str`` is offered to every viewer without awaiting. A viewer whose
+connection is idle takes it at once, as one prepared frame written to its transport
+(the same bytes for all, as gorilla/websocket's ``PreparedMessage``); otherwise it is
+queued for the viewer's writer. A queue that is full means the viewer cannot keep up:
+it is closed with 4408 and the others carry on (websockets' broadcast topic ends at the
+same answer: disconnect slow clients).
 
 Expiry is exact: every lookup compares ``expires_at`` with the clock. A per-session
 timer tells connected viewers when the ttl runs out; the sweeper only frees memory.
@@ -19,7 +22,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import limits
@@ -63,10 +66,24 @@ Settled = Callable[[PublishOutcome | None], None]
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One serialized server message; ``seq`` orders PAYMENT_DATA/PAYMENT_CLEARED."""
+    """One serialized server message; ``seq`` orders PAYMENT_DATA/PAYMENT_CLEARED.
+
+    One instance is offered to every viewer of a broadcast, so its WebSocket frame is
+    built at most once, by the first viewer written to directly (:attr:`frame`).
+    """
 
     text: str
     seq: int | None = None
+    _frame: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def frame(self) -> bytes:
+        """The message as a server text frame, the same bytes for every viewer."""
+        frame = self._frame
+        if frame is None:
+            frame = wire.text_frame(self.text)
+            object.__setattr__(self, "_frame", frame)  # a cache, not a change of value
+        return frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +116,7 @@ class Viewer:
         "_reply_limit",
         "_waiter",
         "connected_at",
+        "direct",
         "done",
         "session_id",
     )
@@ -115,10 +133,21 @@ class Viewer:
         #: Queued items that are replies (``seq`` None), counted apart from broadcasts.
         self._replies = 0
         self._waiter: asyncio.Future[None] | None = None
+        #: Set by the connection: sends a message at once, without waiting, and says
+        #: whether it did (False: the transport is busy or closing; queue it instead).
+        self.direct: Callable[[Outgoing], bool] | None = None
 
     def offer(self, item: Outgoing) -> bool:
-        """Queue a broadcast without waiting; a full queue ends the viewer with 4408 (False)."""
+        """Send a broadcast now or queue it, without waiting; a full queue ends the
+        viewer with 4408 (False).
+
+        It is sent at once only while the writer waits on an empty queue: nothing is
+        queued or being written before it, so the order holds.
+        """
         if self.done.done():
+            return True
+        direct = self.direct
+        if direct is not None and self._waiter is not None and not self._pending and direct(item):
             return True
         if len(self._pending) - self._replies >= self._limit:
             self.finish(Farewell(CLOSE_SLOW_CONSUMER, "slow consumer"))

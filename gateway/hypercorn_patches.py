@@ -2,9 +2,10 @@
 
 Hypercorn has no setting for any of these, so :func:`patch_hypercorn` replaces four
 names in its modules, each with a subclass that changes as little as it can (and
-:func:`gate_tls_handshakes` a fifth, item 7). Each change has a test that fails when
-Hypercorn changes under it (``tests/test_hypercorn_patches.py``), and the end-to-end
-tests check the behaviour from outside.
+:func:`gate_tls_handshakes` a fifth, item 7; item 8 adds a method to the WebSocket
+stream). Each change has a test that fails when Hypercorn changes under it
+(``tests/test_hypercorn_patches.py``), and the end-to-end tests check the behaviour
+from outside.
 
 1. **HTTP/1.1 only** (README, Security model). Hypercorn answers ``Upgrade: h2c`` with 101
    and switches the connection to HTTP/2 even over TLS with ALPN restricted to
@@ -44,6 +45,14 @@ tests check the behaviour from outside.
 7. **TLS handshakes are bounded per worker** (:mod:`gateway.accept`): Hypercorn's
    worker calls ``asyncio.start_server``, which starts every queued connection's
    handshake at once; a reconnect storm then finished none of them in time.
+8. **Prepared frames are written at once.** A broadcast's frame is the same bytes for
+   every viewer (a server's frames are unmasked, and every extension is declined), so
+   the app frames it once and hands it to each stream's ``write_frame`` (the scope
+   extension ``gateway.write_frame``), which writes it straight to the transport, with
+   no ASGI message, no wsproto call and no task switch per viewer. It only does so
+   while Hypercorn's own send would not wait: no other write in progress, nothing
+   left in the transport's buffer, the connection open on both sides. Otherwise it
+   writes nothing and says so, and the app sends the message the ordinary way.
 """
 
 from __future__ import annotations
@@ -63,7 +72,7 @@ from hypercorn.asyncio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.events import Closed, RawData
 from hypercorn.protocol import h11 as hypercorn_h11
 from hypercorn.protocol import ws_stream
-from hypercorn.protocol.events import Body, Data, StreamClosed
+from hypercorn.protocol.events import Body, Data, Request, StreamClosed
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, FrameTooLargeError, WSStream
 from wsproto.connection import ConnectionState
@@ -72,6 +81,7 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason
 
 from . import accept
+from .transport.ws import WRITE_FRAME
 
 #: RFC 6455 §7.1.1: how long the gateway waits for the client's close frame.
 DEFAULT_CLOSE_TIMEOUT_SECONDS = 5.0
@@ -177,6 +187,8 @@ class BoundedCloseWSStream(WSStream):
         self._failed_with: int | None = None
         #: The app has had its disconnect already.
         self._app_told = False
+        #: The connection's TCPServer, whose transport :meth:`write_frame` writes to.
+        self._server: TCPServer | None = None
 
     @property
     def closed(self) -> bool:
@@ -185,6 +197,11 @@ class BoundedCloseWSStream(WSStream):
     @closed.setter
     def closed(self, value: bool) -> None:
         self._closed = value
+        if value:
+            # The scope's write_frame holds this stream: a cycle, broken on close (item 6).
+            with contextlib.suppress(AttributeError, KeyError):
+                del self.scope["extensions"][WRITE_FRAME]
+            self._server = None
         task = self._ping_task
         if value and task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -197,6 +214,14 @@ class BoundedCloseWSStream(WSStream):
             self._ping_task = None
 
     async def handle(self, event: Any) -> None:
+        if isinstance(event, Request):
+            await super().handle(event)
+            if self.app_put is not None:  # the handshake reached the app
+                self._server = _tcp_server_of(self.send)
+                # ASGI types extensions as dicts; this one is private to the gateway.
+                extensions: dict[str, Any] = self.scope["extensions"]
+                extensions[WRITE_FRAME] = self.write_frame
+            return
         if isinstance(event, StreamClosed):
             self._cancel_deadline()
             if self._app_done or self._app_told:
@@ -236,6 +261,36 @@ class BoundedCloseWSStream(WSStream):
             # already the client's last words.
             self._begin_closing()
         await super().app_send(message)
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a complete server frame now, without waiting; False, writing nothing,
+        unless the connection is open and idle.
+
+        The app's prepared broadcast frames (item 8) come here instead of through
+        ``app_send``. Idle means what Hypercorn's own send would not wait on: no other
+        write holds the connection's send lock (it waits for the peer to drain), no
+        bytes are left in the transport's buffer, and neither side has begun to close.
+        A frame written here is the bytes wsproto would write for the message; a server
+        frame changes nothing in wsproto's state.
+        """
+        server = self._server
+        if (
+            server is None
+            or self.state is not ASGIWebsocketState.CONNECTED
+            or self.closed
+            or self._closing
+            or self.connection.state is not ConnectionState.OPEN
+            or server.send_lock.locked()
+        ):
+            return False
+        try:
+            transport = server.writer.transport
+            if transport.is_closing() or transport.get_write_buffer_size():
+                return False
+            transport.write(frame)
+        except Exception:  # the caller delivers to other viewers next: never raise
+            return False
+        return True
 
     async def _handle_events(self) -> None:
         for event in self.connection.events():
@@ -317,6 +372,14 @@ class BoundedCloseWSStream(WSStream):
         if isinstance(queue, asyncio.Queue):
             while not queue.empty():
                 queue.get_nowait()
+
+
+def _tcp_server_of(send: Any) -> TCPServer | None:
+    """The TCPServer under a stream: its ``send`` is ``H11Protocol.stream_send``, whose
+    own ``send`` is ``TCPServer.protocol_send`` (None if Hypercorn wires it otherwise)."""
+    protocol = getattr(send, "__self__", None)
+    server = getattr(getattr(protocol, "send", None), "__self__", None)
+    return server if isinstance(server, TCPServer) else None
 
 
 def patch_hypercorn() -> None:

@@ -15,6 +15,7 @@ PAYMENT_DATA when a viewer joins, without parsing it again.
 
 from __future__ import annotations
 
+import struct
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -124,3 +125,20 @@ def seq_of(data: str) -> int:
     while end < len(data) and data[end].isdigit():
         end += 1
     return int(data[len(DATA_HEAD) : end])
+
+
+def text_frame(text: str) -> bytes:
+    """``text`` as one unfragmented, unmasked WebSocket text frame (RFC 6455 §5.2).
+
+    A server's frames are not masked and the gateway declines every extension, so a
+    message's frame is the same bytes for every viewer: a broadcast is framed once and
+    written as it is to each viewer's transport (``Outgoing.frame``). Byte for byte
+    what wsproto writes for a text message (``tests/test_wire.py`` holds them equal).
+    """
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 0x10000:
+        return struct.pack("!BBH", 0x81, 126, size) + payload
+    return struct.pack("!BBQ", 0x81, 127, size) + payload

@@ -667,6 +667,15 @@ def test_a_rate_limited_publish_waits_for_retry_after_and_is_sent_once(
     if got["orderId"] == "A-1024":
         got = viewer.next("PAYMENT_DATA")["payload"]
     assert got["orderId"] == "A-1025"
+    # A viewer may have a publish before its publisher has the answer (the gateway
+    # writes to viewers first), so the retry's log lines are waited for.
+    wait_until(
+        lambda: (
+            len(audit_events(gateway, "publish")) == 2
+            and sum(r.get("status") == 200 for r in requests_to(gateway, "/api/payment")) == 2
+        ),
+        "the retried publish's log lines",
+    )
     publishes = requests_to(gateway, "/api/payment")
     limited = [r for r in publishes if r.get("status") == 429]
     assert limited, "the gateway never answered 429"

@@ -177,3 +177,87 @@ async def test_the_drain_closes_every_viewer_1001_and_refuses_new_ones(hub: Hub)
     for viewer in viewers:
         await hub.leave(viewer)
     assert await hub.wait_empty(0.1)
+
+
+class Transport:
+    """A viewer's direct send, as the connection gives it (``Viewer.direct``): it takes a
+    message while ``open``, and says whether it did."""
+
+    def __init__(self) -> None:
+        self.open = True
+        self.sent: list[str] = []
+
+    def __call__(self, item: Outgoing) -> bool:
+        if self.open:
+            self.sent.append(item.text)
+        return self.open
+
+
+async def waiting_writer(viewer: Viewer) -> asyncio.Task[Outgoing]:
+    """A writer task parked in ``viewer.next()`` on an empty queue, as in a connection."""
+    task = asyncio.create_task(viewer.next())
+    await asyncio.sleep(0)  # let it reach its wait
+    assert viewer._waiter is not None
+    return task
+
+
+async def test_a_broadcast_goes_straight_out_while_the_writer_waits_on_an_empty_queue() -> None:
+    viewer = Viewer("s", limit=4, connected_at=START)
+    viewer.direct = transport = Transport()
+    writer = await waiting_writer(viewer)
+    assert viewer.offer(Outgoing("one", 1))
+    assert viewer.offer(Outgoing("two", 2))
+    assert transport.sent == ["one", "two"]
+    assert not viewer._pending
+    assert not writer.done()  # the writer was not woken for them
+    writer.cancel()
+
+
+async def test_a_broadcast_the_transport_cannot_take_now_is_queued_for_the_writer() -> None:
+    viewer = Viewer("s", limit=4, connected_at=START)
+    viewer.direct = transport = Transport()
+    writer = await waiting_writer(viewer)
+    transport.open = False
+    assert viewer.offer(Outgoing("one", 1))
+    transport.open = True
+    assert viewer.offer(Outgoing("two", 2))  # behind "one": queued too, in order
+    assert transport.sent == []
+    assert (await writer).text == "one"
+    assert (await viewer.next()).text == "two"
+
+
+async def test_nothing_overtakes_a_queued_reply_or_a_writer_that_is_busy() -> None:
+    """A reply queued first, or a writer that is sending (not waiting), keeps the order:
+    the broadcast is queued behind, never written past them."""
+    viewer = Viewer("s", limit=4, connected_at=START)
+    viewer.direct = transport = Transport()
+    viewer.reply(Outgoing("PONG"))
+    assert viewer.offer(Outgoing("one", 1))
+    assert transport.sent == []
+    assert [item.text for item in viewer._pending] == ["PONG", "one"]
+    viewer._pending.clear()
+    viewer._replies = 0
+    assert viewer.offer(Outgoing("two", 2))  # no writer waiting: it may be mid-send
+    assert transport.sent == []
+
+
+async def test_a_full_queue_still_ends_a_viewer_the_transport_refuses() -> None:
+    """When the transport stays busy (the peer does not read), broadcasts queue up to
+    send_queue_size and the next one is 4408, as without the direct path."""
+    viewer = Viewer("s", limit=2, connected_at=START)
+    viewer.direct = transport = Transport()
+    writer = await waiting_writer(viewer)
+    transport.open = False
+    for n in (1, 2):
+        assert viewer.offer(Outgoing(str(n), n))
+    await asyncio.sleep(0)
+    assert viewer.offer(Outgoing("3", 3))  # the writer took "1": room for one more
+    assert not viewer.offer(Outgoing("4", 4))
+    assert viewer.done.result().code == 4408
+    assert (await writer).text == "1"
+
+
+def test_a_broadcast_is_framed_once_for_every_viewer() -> None:
+    item = Outgoing('{"type":"PAYMENT_DATA"}', 1)
+    assert item.frame is item.frame
+    assert item.frame == b"\x81\x17" + item.text.encode()

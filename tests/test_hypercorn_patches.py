@@ -13,6 +13,7 @@ import contextlib
 import gc
 import inspect
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from types import ModuleType
@@ -31,7 +32,8 @@ from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.ws_stream import Handshake, WSStream
 from websockets.asyncio.client import connect
 
-from gateway import hypercorn_patches
+from gateway import hypercorn_patches, wire
+from gateway.certs import DevCertificate
 from gateway.hypercorn_patches import (
     BoundedCloseWSStream,
     DeclinedDeflate,
@@ -40,6 +42,7 @@ from gateway.hypercorn_patches import (
     patch_hypercorn,
 )
 from gateway.server import GatewayConfig
+from gateway.transport.ws import WRITE_FRAME
 
 TARGETS: list[tuple[ModuleType, str, type]] = [
     (hypercorn_protocol, "H11Protocol", HTTP11Only),
@@ -221,6 +224,90 @@ async def test_a_finished_connection_is_freed_at_once_without_the_collector() ->
         await server
 
 
+class FrameWriter:
+    """A bare ASGI app that writes prepared frames through the stream's write_frame on
+    the client's cue, and reports what each call returned."""
+
+    def __init__(self) -> None:
+        self.reports: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await echo_socket(scope, receive, send)
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        write = scope["extensions"][WRITE_FRAME]
+
+        async def send_text(text: str) -> bool:
+            await send({"type": "websocket.send", "text": text})
+            return True
+
+        while (event := await receive())["type"] == "websocket.receive":
+            cue = event["text"]
+            if cue == "order":
+                one = write(wire.text_frame("1"))
+                two = await send_text("2")
+                self.reports.put_nowait([one, two, write(wire.text_frame("3"))])
+            elif cue == "flood":
+                big = wire.text_frame("x" * 65536)
+                written = 0
+                while written < 2000 and write(big):
+                    written += 1
+                self.reports.put_nowait(written)
+                await send_text("end")  # Hypercorn's own send waits for the client
+            elif cue == "close":
+                await send({"type": "websocket.close", "code": 1000})
+                self.reports.put_nowait(write(wire.text_frame("after")))
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
+async def test_prepared_frames_are_written_in_order_and_only_while_the_connection_is_idle(
+    tls: bool, certs: DevCertificate
+) -> None:
+    """write_frame (item 8) writes at once, in order with the app's own sends; it writes
+    nothing and says so once the peer stops reading (the transport's buffer fills, so a
+    viewer that does not read is still bounded and gets its 4408) and after the close."""
+    app = FrameWriter()
+    patch_hypercorn()
+    config = GatewayConfig()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    client_tls = None
+    if tls:
+        config.certfile, config.keyfile = str(certs.cert_file), str(certs.key_file)
+        client_tls = ssl.create_default_context(cafile=str(certs.ca_file))
+    url = f"{'wss' if tls else 'ws'}://localhost:{port}/"
+    stop = asyncio.Event()
+    server = asyncio.create_task(hypercorn_serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    try:
+        async with asyncio.timeout(30):
+            for _ in range(200):
+                with contextlib.suppress(OSError):
+                    async with connect(url, ssl=client_tls):
+                        break
+                await asyncio.sleep(0.02)
+            async with connect(url, ssl=client_tls, max_queue=4, max_size=2**20) as ws:
+                await ws.send("order")
+                assert await app.reports.get() == [True, True, True]
+                assert [await ws.recv() for _ in range(3)] == ["1", "2", "3"]
+                await ws.send("flood")
+                written = await app.reports.get()
+                print(f"{written} frames of 64 KiB before the buffer was full")
+                assert 0 < written < 2000, "write_frame never saw the full buffer"
+                for _ in range(written):
+                    assert await ws.recv() == "x" * 65536
+                assert await ws.recv() == "end"
+                await ws.send("close")
+                assert await app.reports.get() is False
+    finally:
+        stop.set()
+        await server
+
+
 def test_the_module_documents_each_change() -> None:
     """Each replaced name has its reason in the module docstring."""
     doc = hypercorn_patches.__doc__ or ""
@@ -232,5 +319,6 @@ def test_the_module_documents_each_change() -> None:
         "1002",
         "freed at once",
         "TLS handshakes are bounded",
+        "Prepared frames are written at once",
     ):
         assert topic in doc

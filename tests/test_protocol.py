@@ -9,6 +9,7 @@ import pytest
 from gateway import wire
 from gateway.hub import Farewell, Outgoing
 from gateway.transport.protocol import CLIENT_GONE, ViewerProtocol
+from gateway.transport.ws import DirectSend
 
 NOW = 1_790_000_000.0
 
@@ -142,3 +143,42 @@ def test_replies_are_sent_whatever_the_seq() -> None:
     p.opening(connected_at=NOW, expires_at=NOW + 60, seq=9, data="{}")
     pong = Outgoing(wire.pong(NOW))
     assert p.outgoing(pong) == pong.text
+
+
+# --- a broadcast written at once (transport/ws.py DirectSend) ----------------------------
+
+
+class Frames:
+    """The server's write_frame: takes frames while ``open``."""
+
+    def __init__(self) -> None:
+        self.open = True
+        self.frames: list[bytes] = []
+
+    def __call__(self, frame: bytes) -> bool:
+        if self.open:
+            self.frames.append(frame)
+        return self.open
+
+
+def test_a_direct_send_skips_what_the_late_join_covered_and_records_what_it_wrote() -> None:
+    viewer = protocol()
+    viewer.opening(connected_at=NOW, expires_at=NOW + 60, seq=3, data='{"seq":3}')
+    frames = Frames()
+    send = DirectSend(viewer, frames)
+    assert send(Outgoing("three", 3))  # the viewer has it: done, nothing written
+    assert frames.frames == []
+    assert send(Outgoing("four", 4))
+    assert frames.frames == [wire.text_frame("four")]
+    assert viewer.covers(Outgoing("four", 4))
+
+
+def test_a_direct_send_the_transport_refuses_records_nothing() -> None:
+    """Refused, the item goes to the writer, which must still send it."""
+    viewer = protocol()
+    viewer.opening(connected_at=NOW, expires_at=NOW + 60, seq=0, data=None)
+    frames = Frames()
+    frames.open = False
+    item = Outgoing("one", 1)
+    assert not DirectSend(viewer, frames)(item)
+    assert viewer.outgoing(item) == "one"

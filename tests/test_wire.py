@@ -6,6 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from wsproto.frame_protocol import FrameProtocol
 
 from gateway import wire
 
@@ -108,3 +111,26 @@ def test_an_empty_payload_is_still_an_object() -> None:
 def test_seq_of_refuses_what_is_not_a_kept_payload(bad: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 (any refusal)
         wire.seq_of(bad)
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_text_frame_is_the_frame_wsproto_writes(size: int) -> None:
+    """The prepared broadcast frame is byte for byte a server's text frame.
+
+    Sizes at each boundary of the three length encodings (7 bits, 16, 64).
+    """
+    text = "x" * size
+    assert wire.text_frame(text) == bytes(
+        FrameProtocol(client=False, extensions=[]).send_data(text)
+    )
+
+
+@given(st.text(max_size=300))
+def test_text_frame_encodes_any_text_as_wsproto_does(text: str) -> None:
+    assert wire.text_frame(text) == bytes(
+        FrameProtocol(client=False, extensions=[]).send_data(text)
+    )
+
+
+def wsproto_frame(text: str) -> bytes:
+    return bytes(FrameProtocol(client=False, extensions=[]).send_data(text))

@@ -68,11 +68,19 @@ class ViewerProtocol:
 
     def outgoing(self, item: Outgoing) -> str | None:
         """The text to send for a queued message, or None when the viewer has it already."""
-        if item.seq is not None:
-            if item.seq <= self._covered:
-                return None
-            self._covered = item.seq
+        if self.covers(item):
+            return None
+        self.sent(item)
         return item.text
+
+    def covers(self, item: Outgoing) -> bool:
+        """The viewer has this message already (late-join data, or sent before)."""
+        return item.seq is not None and item.seq <= self._covered
+
+    def sent(self, item: Outgoing) -> None:
+        """``item`` has gone out: messages up to its ``seq`` are covered."""
+        if item.seq is not None:
+            self._covered = item.seq
 
     def receive_text(self, text: str, *, within_quota: bool) -> Outgoing | Farewell:
         """The reply to a text message, or how the connection ends because of it."""

@@ -17,6 +17,12 @@ I/O; this module only moves events between it, the hub and Hypercorn. Each conne
 runs a reader task and a writer task; the connection waits for the viewer's farewell
 (client gone, binary frame, slow consumer, expiry, drain), cancels both and closes with
 the farewell's code.
+
+A broadcast reaches an idle connection without its writer task: :class:`DirectSend`
+writes the message's prepared frame through the server's ``gateway.write_frame``
+extension (gateway/hypercorn_patches.py, item 8) while the hub offers it. Anything the
+transport cannot take at once, and everything behind it, goes through the writer and
+ASGI's ``websocket.send`` as before, so the order and the slow-consumer bound hold.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..errors import Forbidden, GatewayError, RateLimited, ShuttingDown
-from ..hub import Farewell, Viewer
+from ..hub import Farewell, Outgoing, Viewer
 from .problems import PROBLEM_JSON, problem_body
 from .protocol import CLIENT_GONE, TRANSPORT_CLOSES, ViewerProtocol
 from .state import Services
@@ -49,6 +55,9 @@ CLOSE_INTERNAL_ERROR = 1011
 #: How long a last message (SESSION_EXPIRED) may take to leave before the close.
 FINAL_SEND_SECONDS = 2.0
 MESSAGES_RULE = "ws_messages_per_connection"
+#: The scope extension through which the server writes a prepared frame at once
+#: (gateway/hypercorn_patches.py); without it every message goes through ASGI's send.
+WRITE_FRAME = "gateway.write_frame"
 DENIAL_HEADERS = (
     (b"content-type", PROBLEM_JSON.encode()),
     (b"cache-control", b"no-store"),
@@ -193,6 +202,9 @@ class ViewerConnection:
         writer = asyncio.create_task(self._write(viewer, protocol), name="ws-writer")
         for task in (reader, writer):
             task.add_done_callback(lambda t: _task_ended(viewer, t))
+        write_frame = (self.scope.get("extensions") or {}).get(WRITE_FRAME)
+        if write_frame is not None:
+            viewer.direct = DirectSend(protocol, write_frame)
         try:
             farewell = await viewer.done
             writer.cancel()
@@ -277,6 +289,29 @@ class ViewerConnection:
                 viewer.finish(answer)
             else:
                 viewer.reply(answer)
+
+
+class DirectSend:
+    """A viewer's broadcasts written straight to the transport, framed once for all
+    (``Viewer.offer``): no task wakes up, and neither ASGI nor wsproto sees them."""
+
+    __slots__ = ("protocol", "write_frame")
+
+    def __init__(self, protocol: ViewerProtocol, write_frame: Callable[[bytes], bool]) -> None:
+        self.protocol = protocol
+        self.write_frame = write_frame
+
+    def __call__(self, item: Outgoing) -> bool:
+        """True when the viewer has the message; False, with nothing written or
+        recorded, when the transport cannot take it now (a write in progress or waiting
+        for the peer, bytes still buffered, the connection closing): the item is then
+        queued for the writer task."""
+        if self.protocol.covers(item):
+            return True
+        if not self.write_frame(item.frame):
+            return False
+        self.protocol.sent(item)
+        return True
 
 
 def _task_ended(viewer: Viewer, task: asyncio.Task[None]) -> None:
