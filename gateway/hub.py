@@ -98,9 +98,11 @@ class Farewell:
 class Viewer:
     """One connected viewer: its bounded queue and the future its connection waits on.
 
-    The queue is a plain deque plus a wake-up future made only while the writer
-    waits: an idle viewer costs a fraction of an ``asyncio.Queue`` (three deques and
-    bookkeeping), which matters at thousands of idle screens.
+    The queue is a plain deque, made when the first message has to wait, plus a
+    wake-up future made only while the writer waits: an idle viewer, whose messages
+    are written at once (``direct``), holds neither (an empty deque alone is 760
+    bytes; an ``asyncio.Queue`` is four of them), which matters at thousands of idle
+    screens.
 
     Two bounds share it. Broadcasts (``offer``) may queue up to
     ``websocket.send_queue_size``: beyond, the viewer cannot keep up and is closed
@@ -129,7 +131,7 @@ class Viewer:
         self.done: asyncio.Future[Farewell] = asyncio.get_running_loop().create_future()
         self._limit = limit
         self._reply_limit = limit if reply_limit is None else reply_limit
-        self._pending: deque[Outgoing] = deque()
+        self._pending: deque[Outgoing] | None = None
         #: Queued items that are replies (``seq`` None), counted apart from broadcasts.
         self._replies = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -149,7 +151,7 @@ class Viewer:
         direct = self.direct
         if direct is not None and self._waiter is not None and not self._pending and direct(item):
             return True
-        if len(self._pending) - self._replies >= self._limit:
+        if self._pending is not None and len(self._pending) - self._replies >= self._limit:
             self.finish(Farewell(CLOSE_SLOW_CONSUMER, "slow consumer"))
             return False
         self._append(item)
@@ -170,7 +172,10 @@ class Viewer:
         self._append(item)
 
     def _append(self, item: Outgoing) -> None:
-        self._pending.append(item)
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = deque()
+        pending.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
