@@ -1,9 +1,9 @@
 """What the gateway changes in Hypercorn 0.18, in one place, installed once at start-up.
 
-Hypercorn has no setting for any of these, so :func:`patch_hypercorn` replaces four
+Hypercorn has no setting for any of these, so :func:`patch_hypercorn` replaces five
 names in its modules, each with a subclass that changes as little as it can (and
-:func:`gate_tls_handshakes` a fifth, item 7; item 8 adds a method to the WebSocket
-stream). Each change has a test that fails when Hypercorn changes under it
+:func:`gate_tls_handshakes` a fifth, item 7; items 8 and 9 are methods of the
+WebSocket stream). Each change has a test that fails when Hypercorn changes under it
 (``tests/test_hypercorn_patches.py``), and the end-to-end tests check the behaviour
 from outside.
 
@@ -36,10 +36,11 @@ from outside.
 6. **A closed connection is freed at once** (bench/churn.py). Hypercorn's keep-alive
    task sleeps ``websocket_ping_interval`` (20 s) before it looks at the connection
    again, and the connection's task group, transport and buffers wait for it; the
-   stream now cancels that task when it closes. And Hypercorn's ``TCPServer`` keeps its
-   protocol, which keeps the ``TCPServer``'s ``protocol_send``: a reference cycle, so a
-   finished connection (with uvloop's 256 KiB TLS read buffer) waited for a full garbage
-   collection, which ``tune_gc`` makes rare. :class:`ReleasingTCPServer` drops the
+   stream's keep-alive is now a timer (item 9), cancelled when it closes. And
+   Hypercorn's ``TCPServer`` keeps its protocol, which keeps the ``TCPServer``'s
+   ``protocol_send``: a reference cycle, so a finished connection (with uvloop's
+   256 KiB TLS read buffer) waited for a full garbage collection, which ``tune_gc``
+   makes rare. :class:`ReleasingTCPServer` drops the
    protocol when the connection is over. Without both, 10,000 short TLS viewers left
    the process 500 MiB larger, and glibc kept that heap.
 7. **TLS handshakes are bounded per worker** (:mod:`gateway.accept`): Hypercorn's
@@ -53,6 +54,16 @@ from outside.
    while Hypercorn's own send would not wait: no other write in progress, nothing
    left in the transport's buffer, the connection open on both sides. Otherwise it
    writes nothing and says so, and the app sends the message the ordinary way.
+9. **Keep-alive pings run on a timer**, not in a task per connection that sleeps
+   between pings: a task, its coroutine frames and its sleep cost each idle viewer
+   about 2 KiB (tracemalloc, README Performance). Each ping is written as a prepared
+   frame (item 8) when the connection is idle; otherwise it waits its turn in a task,
+   as Hypercorn's own ping would, one at a time.
+10. **Each connection's events reach the app through a lean queue.** Hypercorn hands
+    them over through an ``asyncio.Queue`` (``max_app_queue_size``), which is four
+    deques of 760 bytes each even when empty: 3 KiB per idle viewer.
+    :class:`AppQueue` keeps the same bounded, in-order, cancellation-safe hand-over
+    with one list, and :class:`LeanTaskGroup` spawns apps with it.
 """
 
 from __future__ import annotations
@@ -61,6 +72,7 @@ import asyncio
 import contextlib
 import functools
 import json
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from ssl import SSLError
 from typing import Any
@@ -68,7 +80,10 @@ from typing import Any
 import h11
 from hypercorn import protocol as hypercorn_protocol
 from hypercorn.asyncio import run as hypercorn_asyncio_run
+from hypercorn.asyncio import tcp_server as hypercorn_tcp_server
+from hypercorn.asyncio.task_group import TaskGroup, _handle
 from hypercorn.asyncio.tcp_server import MAX_RECV, TCPServer
+from hypercorn.config import Config
 from hypercorn.events import Closed, RawData
 from hypercorn.protocol import h11 as hypercorn_h11
 from hypercorn.protocol import ws_stream
@@ -87,6 +102,9 @@ from .transport.ws import WRITE_FRAME
 DEFAULT_CLOSE_TIMEOUT_SECONDS = 5.0
 #: The ASGI disconnect code that tells the app the transport closed the connection 1009.
 MESSAGE_TOO_BIG = int(CloseReason.MESSAGE_TOO_BIG)
+#: A server's ping with no payload (RFC 6455 §5.5.2: FIN, opcode 0x9, unmasked), the
+#: bytes wsproto writes for ``Ping()``.
+PING_FRAME = b"\x89\x00"
 
 
 class DeclinedDeflate(PerMessageDeflate):
@@ -170,10 +188,13 @@ class ReleasingTCPServer(TCPServer):
 
 class BoundedCloseWSStream(WSStream):
     """Hypercorn's WebSocket stream with the closing handshake bounded in time, whose
-    keep-alive task ends with it."""
+    keep-alive pings run on a timer that ends with it."""
 
-    #: ``_send_pings`` while it runs: cancelled as soon as the stream is closed.
+    #: The next keep-alive ping, while the stream is open (item 9).
+    _ping_timer: asyncio.TimerHandle | None = None
+    #: A ping waiting its turn behind other writes: cancelled when the stream closes.
     _ping_task: asyncio.Task[Any] | None = None
+    _ping_queued = False
     _closed = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -202,16 +223,40 @@ class BoundedCloseWSStream(WSStream):
             with contextlib.suppress(AttributeError, KeyError):
                 del self.scope["extensions"][WRITE_FRAME]
             self._server = None
+            if self._ping_timer is not None:
+                self._ping_timer.cancel()
+                self._ping_timer = None
         task = self._ping_task
         if value and task is not None and task is not asyncio.current_task():
             task.cancel()
 
     async def _send_pings(self) -> None:
+        """Hypercorn's keep-alive (a ping now, then every ``websocket_ping_interval``)
+        without a task that sleeps between pings: this returns at once, and a timer of
+        the loop sends each ping (item 9)."""
+        self._ping()
+
+    def _ping(self) -> None:
+        self._ping_timer = None
+        if self.closed or self._closing:
+            return
+        if not self.write_frame(PING_FRAME) and not self._ping_queued:
+            # A write in progress, or bytes still waiting for the peer: the ping waits
+            # its turn as Hypercorn's own would (one at most; the next timer skips).
+            with contextlib.suppress(RuntimeError):  # the task group has finished
+                self.task_group.spawn(self._send_ping_in_turn)
+                self._ping_queued = True
+        interval = self.config.websocket_ping_interval
+        if interval is not None:
+            self._ping_timer = asyncio.get_running_loop().call_later(interval, self._ping)
+
+    async def _send_ping_in_turn(self) -> None:
         self._ping_task = asyncio.current_task()
         try:
-            await super()._send_pings()
+            await self._send_wsproto_event(Ping())
         finally:
             self._ping_task = None
+            self._ping_queued = False
 
     async def handle(self, event: Any) -> None:
         if isinstance(event, Request):
@@ -369,9 +414,114 @@ class BoundedCloseWSStream(WSStream):
         connection's read loop, and the connection, forever.
         """
         queue = getattr(self.app_put, "__self__", None)
-        if isinstance(queue, asyncio.Queue):
+        if isinstance(queue, AppQueue | asyncio.Queue):
             while not queue.empty():
                 queue.get_nowait()
+
+
+class AppQueue:
+    """The bounded queue through which Hypercorn hands a connection's events to its app
+    (item 10): ``asyncio.Queue``'s ``put``, ``get``, ``get_nowait`` and ``empty``, with
+    the same order, bound and cancellation rules, held in one list; the lists of
+    waiting getters and putters exist only while someone waits."""
+
+    __slots__ = ("_getters", "_items", "_maxsize", "_putters")
+
+    def __init__(self, maxsize: int = 0) -> None:
+        self._items: list[Any] = []
+        self._maxsize = maxsize
+        self._getters: list[asyncio.Future[None]] | None = None
+        self._putters: list[asyncio.Future[None]] | None = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def full(self) -> bool:
+        return 0 < self._maxsize <= len(self._items)
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def put_nowait(self, item: Any) -> None:
+        if self.full():
+            raise asyncio.QueueFull
+        self._items.append(item)
+        _wake_next(self._getters)
+
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        item = self._items.pop(0)
+        _wake_next(self._putters)
+        return item
+
+    async def put(self, item: Any) -> None:
+        while self.full():
+            if self._putters is None:
+                self._putters = []
+            await _wait_in_line(self._putters, lambda: not self.full())
+        self.put_nowait(item)
+
+    async def get(self) -> Any:
+        while not self._items:
+            if self._getters is None:
+                self._getters = []
+            await _wait_in_line(self._getters, lambda: bool(self._items))
+        return self.get_nowait()
+
+
+async def _wait_in_line(line: list[asyncio.Future[None]], ready: Callable[[], bool]) -> None:
+    """Wait to be woken, as ``asyncio.Queue`` does: a waiter cancelled after it was woken
+    passes the wake-up on to the next in line, so none is lost."""
+    waiter = asyncio.get_running_loop().create_future()
+    line.append(waiter)
+    try:
+        await waiter
+    except BaseException:
+        waiter.cancel()
+        with contextlib.suppress(ValueError):
+            line.remove(waiter)
+        if ready() and not waiter.cancelled():
+            _wake_next(line)
+        raise
+
+
+def _wake_next(line: list[asyncio.Future[None]] | None) -> None:
+    while line:
+        waiter = line.pop(0)
+        if not waiter.done():
+            waiter.set_result(None)
+            break
+
+
+class LeanTaskGroup(TaskGroup):
+    """Hypercorn's per-connection task group, whose apps receive through an
+    :class:`AppQueue` (item 10); otherwise Hypercorn's ``spawn_app``, line for line."""
+
+    async def spawn_app(
+        self,
+        app: Any,
+        config: Config,
+        scope: Any,
+        send: Callable[[Any], Awaitable[None]],
+    ) -> Callable[[Any], Awaitable[None]]:
+        app_queue = AppQueue(config.max_app_queue_size)
+
+        def _call_soon(func: Callable[..., Any], *args: Any) -> Any:
+            future = asyncio.run_coroutine_threadsafe(func(*args), self._loop)
+            return future.result()
+
+        self.spawn(
+            _handle,
+            app,
+            config,
+            scope,
+            app_queue.get,
+            send,
+            functools.partial(self._loop.run_in_executor, None),
+            _call_soon,
+        )
+        return app_queue.put
 
 
 def _tcp_server_of(send: Any) -> TCPServer | None:
@@ -394,6 +544,7 @@ def patch_hypercorn() -> None:
         (hypercorn_h11, "WSStream", BoundedCloseWSStream),
         (ws_stream, "PerMessageDeflate", DeclinedDeflate),
         (hypercorn_asyncio_run, "TCPServer", ReleasingTCPServer),
+        (hypercorn_tcp_server, "TaskGroup", LeanTaskGroup),
     )
     for module, name, replacement in targets:
         current = getattr(module, name, None)

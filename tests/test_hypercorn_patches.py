@@ -15,7 +15,7 @@ import inspect
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -23,6 +23,7 @@ import pytest
 from hypercorn import protocol as hypercorn_protocol
 from hypercorn.asyncio import run as hypercorn_asyncio_run
 from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.asyncio import tcp_server as hypercorn_tcp_server
 from hypercorn.asyncio.task_group import TaskGroup
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config
@@ -31,13 +32,19 @@ from hypercorn.protocol import ws_stream
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.ws_stream import Handshake, WSStream
 from websockets.asyncio.client import connect
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection
+from wsproto.events import AcceptConnection, Ping, Request, TextMessage
 
 from gateway import hypercorn_patches, wire
 from gateway.certs import DevCertificate
 from gateway.hypercorn_patches import (
+    PING_FRAME,
+    AppQueue,
     BoundedCloseWSStream,
     DeclinedDeflate,
     HTTP11Only,
+    LeanTaskGroup,
     ReleasingTCPServer,
     patch_hypercorn,
 )
@@ -49,6 +56,7 @@ TARGETS: list[tuple[ModuleType, str, type]] = [
     (hypercorn_h11, "WSStream", BoundedCloseWSStream),
     (ws_stream, "PerMessageDeflate", DeclinedDeflate),
     (hypercorn_asyncio_run, "TCPServer", ReleasingTCPServer),
+    (hypercorn_tcp_server, "TaskGroup", LeanTaskGroup),
 ]
 
 
@@ -64,7 +72,7 @@ def pristine() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("pristine")
-def test_patching_replaces_the_four_names_once_and_again() -> None:
+def test_patching_replaces_each_name_once_and_again() -> None:
     """patch_hypercorn installs each replacement, and a second call changes nothing."""
     patch_hypercorn()
     patch_hypercorn()
@@ -119,7 +127,7 @@ def test_the_handshake_builds_permessage_deflate_by_the_module_name() -> None:
 
 def test_the_stream_methods_the_subclass_overrides_still_exist() -> None:
     """BoundedCloseWSStream overrides methods of WSStream with these names and arguments."""
-    for name in ("handle", "app_send", "_handle_events", "_send_wsproto_event"):
+    for name in ("handle", "app_send", "_handle_events", "_send_wsproto_event", "_send_pings"):
         ours = inspect.signature(getattr(BoundedCloseWSStream, name))
         theirs = inspect.signature(getattr(WSStream, name))
         assert list(ours.parameters) == list(theirs.parameters), name
@@ -129,8 +137,8 @@ def test_the_stream_methods_the_subclass_overrides_still_exist() -> None:
 
 
 async def test_the_app_queue_is_reachable_from_the_put_hypercorn_hands_out() -> None:
-    """spawn_app returns the bound put of an asyncio.Queue: the finished app's queue is
-    emptied through it (BoundedCloseWSStream._release_app_queue)."""
+    """spawn_app returns the bound put of the app's queue, an AppQueue (item 10): the
+    finished app's queue is emptied through it (BoundedCloseWSStream._release_app_queue)."""
     config = Config()
 
     async def app(*args: object) -> None:
@@ -139,20 +147,90 @@ async def test_the_app_queue_is_reachable_from_the_put_hypercorn_hands_out() -> 
     async def send(message: object) -> None:
         return None
 
-    async with TaskGroup(asyncio.get_running_loop()) as group:
-        put = await group.spawn_app(app, config, {"type": "websocket"}, send)  # type: ignore[arg-type]
-    assert isinstance(getattr(put, "__self__", None), asyncio.Queue)
+    async with LeanTaskGroup(asyncio.get_running_loop()) as group:
+        put = await group.spawn_app(app, config, {"type": "websocket"}, send)
+    assert isinstance(getattr(put, "__self__", None), AppQueue)
+
+
+def test_the_lean_task_group_is_hypercorns_but_for_the_queue() -> None:
+    """LeanTaskGroup.spawn_app copies Hypercorn's, with AppQueue in place of
+    asyncio.Queue: if Hypercorn's changes, the copy must be reviewed. TCPServer builds
+    its task group by the module name patched."""
+    theirs = " ".join(inspect.getsource(TaskGroup.spawn_app).split())
+    for part in (
+        "app_queue: asyncio.Queue[ASGIReceiveEvent] = asyncio.Queue(config.max_app_queue_size)",
+        "future = asyncio.run_coroutine_threadsafe(func(*args), self._loop) return future.result()",
+        "self.spawn( _handle, app, config, scope, app_queue.get, send,"
+        " partial(self._loop.run_in_executor, None), _call_soon, ) return app_queue.put",
+    ):
+        assert part in theirs
+    assert "async with TaskGroup(self.loop) as task_group:" in inspect.getsource(TCPServer.run)
+
+
+async def test_the_app_queue_hands_events_over_in_order_within_its_bound() -> None:
+    """AppQueue as Hypercorn uses asyncio.Queue: FIFO, put waits while full, get waits
+    while empty, and each wait ends as soon as the other side moves."""
+    queue = AppQueue(2)
+    await queue.put(1)
+    await queue.put(2)
+    assert queue.full()
+    third = asyncio.create_task(queue.put(3))
+    await asyncio.sleep(0)
+    assert not third.done()  # bounded: the producer waits
+    assert await queue.get() == 1
+    await third
+    assert [await queue.get(), await queue.get()] == [2, 3]
+    assert queue.empty()
+    getter = asyncio.create_task(queue.get())
+    await asyncio.sleep(0)
+    assert not getter.done()
+    queue.put_nowait("late")
+    assert await getter == "late"
+    with pytest.raises(asyncio.QueueEmpty):
+        queue.get_nowait()
+    unbounded = AppQueue()
+    for i in range(100):
+        unbounded.put_nowait(i)
+    assert [unbounded.get_nowait() for _ in range(100)] == list(range(100))
+
+
+async def test_a_cancelled_wait_on_the_app_queue_loses_nothing() -> None:
+    """A getter cancelled after it was woken passes the wake-up on, and a cancelled
+    put adds nothing: no event is lost or duplicated, no waiter is stranded."""
+    queue = AppQueue(1)
+    first = asyncio.create_task(queue.get())
+    second = asyncio.create_task(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait("event")  # wakes `first`...
+    first.cancel()  # ...which is cancelled before it runs
+    assert await second == "event"
+    assert first.cancelled()
+    queue.put_nowait("full")
+    blocked = asyncio.create_task(queue.put("never"))
+    await asyncio.sleep(0)
+    blocked.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await blocked
+    assert queue.get_nowait() == "full"
+    assert queue.empty()
+    waiting = asyncio.create_task(queue.put("next"))
+    await asyncio.sleep(0)
+    assert waiting.done()
+    assert queue.get_nowait() == "next"
 
 
 def test_connections_are_built_and_pinged_by_the_names_patched() -> None:
     """worker_serve builds TCPServer by its module name; TCPServer.run keeps its protocol
-    (the cycle ReleasingTCPServer breaks); _send_pings sleeps until the next ping before
-    it looks at `closed` (the wait BoundedCloseWSStream cuts short)."""
+    (the cycle ReleasingTCPServer breaks); the accepted stream starts its keep-alive by
+    spawning _send_pings, which BoundedCloseWSStream replaces with a timer (item 9), and
+    Hypercorn's pings are wsproto's empty Ping, the frame written in its place."""
     assert "await TCPServer(" in inspect.getsource(hypercorn_asyncio_run.worker_serve)
     assert "self.protocol = ProtocolWrapper(" in inspect.getsource(TCPServer.run)
-    pings = inspect.getsource(WSStream._send_pings)
-    assert "while not self.closed" in pings
-    assert "self.context.sleep(self.config.websocket_ping_interval)" in pings
+    accept = inspect.getsource(WSStream._accept)
+    assert "if self.config.websocket_ping_interval is not None:" in accept
+    assert "self.task_group.spawn(self._send_pings)" in accept
+    assert "self._send_wsproto_event(Ping())" in inspect.getsource(WSStream._send_pings)
+    assert Connection(ConnectionType.SERVER).send(Ping()) == PING_FRAME
 
 
 def test_the_timed_waits_replaced_are_still_hypercorns() -> None:
@@ -256,6 +334,13 @@ class FrameWriter:
                     written += 1
                 self.reports.put_nowait(written)
                 await send_text("end")  # Hypercorn's own send waits for the client
+            elif cue == "jam":  # as "flood", then a send that waits: the send lock is held
+                big = wire.text_frame("x" * 65536)
+                written = 0
+                while written < 2000 and write(big):
+                    written += 1
+                self.reports.put_nowait(written)
+                await send_text("y" * 262144)
             elif cue == "close":
                 await send({"type": "websocket.close", "code": 1000})
                 self.reports.put_nowait(write(wire.text_frame("after")))
@@ -269,27 +354,14 @@ async def test_prepared_frames_are_written_in_order_and_only_while_the_connectio
     nothing and says so once the peer stops reading (the transport's buffer fills, so a
     viewer that does not read is still bounded and gets its 4408) and after the close."""
     app = FrameWriter()
-    patch_hypercorn()
     config = GatewayConfig()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
     client_tls = None
     if tls:
         config.certfile, config.keyfile = str(certs.cert_file), str(certs.key_file)
         client_tls = ssl.create_default_context(cafile=str(certs.ca_file))
-    url = f"{'wss' if tls else 'ws'}://localhost:{port}/"
-    stop = asyncio.Event()
-    server = asyncio.create_task(hypercorn_serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
-    try:
+    async with serving(app, config) as port:
+        url = f"{'wss' if tls else 'ws'}://localhost:{port}/"
         async with asyncio.timeout(30):
-            for _ in range(200):
-                with contextlib.suppress(OSError):
-                    async with connect(url, ssl=client_tls):
-                        break
-                await asyncio.sleep(0.02)
             async with connect(url, ssl=client_tls, max_queue=4, max_size=2**20) as ws:
                 await ws.send("order")
                 assert await app.reports.get() == [True, True, True]
@@ -303,9 +375,107 @@ async def test_prepared_frames_are_written_in_order_and_only_while_the_connectio
                 assert await ws.recv() == "end"
                 await ws.send("close")
                 assert await app.reports.get() is False
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, config: GatewayConfig) -> AsyncIterator[int]:
+    """Hypercorn, patched, serving ``app`` on a free 127.0.0.1 port in this loop until
+    the block ends; yields the port once a WebSocket connects."""
+    patch_hypercorn()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    stop = asyncio.Event()
+    server = asyncio.create_task(hypercorn_serve(app, config, shutdown_trigger=stop.wait))
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            await asyncio.sleep(0.02)
+        yield port
     finally:
         stop.set()
         await server
+
+
+async def test_keep_alive_pings_come_from_a_timer_not_a_task_per_connection() -> None:
+    """Item 9: an accepted connection is pinged at once and then every interval, with
+    the frame wsproto reads as Ping, and no task of its own waits between pings."""
+    config = GatewayConfig()
+    config.websocket_ping_interval = 0.05
+    async with serving(echo_socket, config) as port, asyncio.timeout(30):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        client = WSConnection(ConnectionType.CLIENT)
+        writer.write(client.send(Request(host="localhost", target="/")))
+        pings = 0
+        accepted = False
+        while pings < 4:
+            client.receive_data(await reader.read(4096))
+            for event in client.events():
+                accepted = accepted or isinstance(event, AcceptConnection)
+                if isinstance(event, Ping):
+                    pings += 1
+                    assert event.payload == b""
+                    writer.write(client.send(event.response()))
+            pinging = [
+                t
+                for t in asyncio.all_tasks()
+                if "_send_ping" in getattr(t.get_coro(), "__qualname__", "")
+            ]
+            assert pinging == [], "a task per connection waits between pings"
+        assert accepted
+        writer.close()
+
+
+def ping_tasks() -> list[asyncio.Task[Any]]:
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if "_send_ping" in getattr(task.get_coro(), "__qualname__", "")
+    ]
+
+
+async def test_a_ping_due_while_the_peer_does_not_read_waits_its_turn_once() -> None:
+    """Item 9: when the ping is due while a write waits for a peer that does not read,
+    one task sends it after that write (never a pile of them), and the peer gets it
+    once it reads again."""
+    app = FrameWriter()
+    config = GatewayConfig()
+    config.websocket_ping_interval = 0.02
+    async with serving(app, config) as port, asyncio.timeout(30):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the peer reads nothing
+        sock.connect(("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 16)
+        try:
+            client = WSConnection(ConnectionType.CLIENT)
+            writer.write(client.send(Request(host="localhost", target="/")))
+            events: list[Any] = []
+            while not any(isinstance(e, AcceptConnection) for e in events):
+                client.receive_data(await reader.read(65536))
+                events.extend(client.events())
+            writer.write(client.send(TextMessage("jam")))
+            assert 0 < await app.reports.get() < 2000
+            for _ in range(20):  # ten pings fall due while a send waits for the peer
+                await asyncio.sleep(0.02)
+                assert len(ping_tasks()) <= 1
+            assert len(ping_tasks()) == 1
+            pings, ended = 0, False
+            while not (pings and ended):
+                client.receive_data(await reader.read(1 << 20))
+                for event in client.events():
+                    pings += isinstance(event, Ping)
+                    ended = ended or (
+                        isinstance(event, TextMessage)
+                        and event.message_finished
+                        and event.data.endswith("y")
+                    )
+        finally:
+            writer.close()
 
 
 def test_the_module_documents_each_change() -> None:
@@ -320,5 +490,6 @@ def test_the_module_documents_each_change() -> None:
         "freed at once",
         "TLS handshakes are bounded",
         "Prepared frames are written at once",
+        "Keep-alive pings run on a timer",
     ):
         assert topic in doc
