@@ -99,10 +99,11 @@ class Viewer:
     """One connected viewer: its bounded queue and the future its connection waits on.
 
     The queue is a plain deque, made when the first message has to wait, plus a
-    wake-up future made only while the writer waits: an idle viewer, whose messages
-    are written at once (``direct``), holds neither (an empty deque alone is 760
-    bytes; an ``asyncio.Queue`` is four of them), which matters at thousands of idle
-    screens.
+    wake-up future made only while the writer waits; a connection may also start its
+    writer task only then (``start_writer``). An idle viewer, whose messages are
+    written at once (``direct``), holds none of them (an empty deque alone is 760
+    bytes, an ``asyncio.Queue`` four of them, a task and its frames about 1 KiB),
+    which matters at thousands of idle screens.
 
     Two bounds share it. Broadcasts (``offer``) may queue up to
     ``websocket.send_queue_size``: beyond, the viewer cannot keep up and is closed
@@ -117,10 +118,12 @@ class Viewer:
         "_replies",
         "_reply_limit",
         "_waiter",
+        "_writer_started",
         "connected_at",
         "direct",
         "done",
         "session_id",
+        "start_writer",
     )
 
     def __init__(
@@ -138,18 +141,22 @@ class Viewer:
         #: Set by the connection: sends a message at once, without waiting, and says
         #: whether it did (False: the transport is busy or closing; queue it instead).
         self.direct: Callable[[Outgoing], bool] | None = None
+        #: Set by a connection that starts its writer only when a message first has to
+        #: wait (an idle viewer, whose messages all go out directly, never has one).
+        self.start_writer: Callable[[], None] | None = None
+        self._writer_started = False
 
     def offer(self, item: Outgoing) -> bool:
         """Send a broadcast now or queue it, without waiting; a full queue ends the
         viewer with 4408 (False).
 
-        It is sent at once only while the writer waits on an empty queue: nothing is
+        It is sent at once only while the writer is idle (:meth:`_idle`): nothing is
         queued or being written before it, so the order holds.
         """
         if self.done.done():
             return True
         direct = self.direct
-        if direct is not None and self._waiter is not None and not self._pending and direct(item):
+        if direct is not None and self._idle() and direct(item):
             return True
         if self._pending is not None and len(self._pending) - self._replies >= self._limit:
             self.finish(Farewell(CLOSE_SLOW_CONSUMER, "slow consumer"))
@@ -158,12 +165,16 @@ class Viewer:
         return True
 
     def reply(self, item: Outgoing) -> None:
-        """Queue an answer to the viewer's own message (``item.seq`` is None).
+        """Send an answer to the viewer's own message (``item.seq`` is None) now, as
+        :meth:`offer` does, or queue it.
 
         More unsent replies than the message quota allows mean the viewer is not
         reading at all: 4408, as for broadcasts.
         """
         if self.done.done():
+            return
+        direct = self.direct
+        if direct is not None and self._idle() and direct(item):
             return
         if self._replies >= self._reply_limit:
             self.finish(Farewell(CLOSE_SLOW_CONSUMER, "slow consumer"))
@@ -171,14 +182,35 @@ class Viewer:
         self._replies += 1
         self._append(item)
 
+    def start_writer_lazily(self, start: Callable[[], None]) -> None:
+        """Let the connection start its writer only when a message has to wait (now, if
+        one already does: messages offered while the connection was opening)."""
+        self.start_writer = start
+        if self._pending and not self._writer_started:
+            self._writer_started = True
+            start()
+
+    def _idle(self) -> bool:
+        """Nothing is queued and nothing is being written: the writer waits on an empty
+        queue, or it was never needed and the connection starts it lazily."""
+        if self._pending:
+            return False
+        if self._waiter is not None:
+            return True
+        return self.start_writer is not None and not self._writer_started
+
     def _append(self, item: Outgoing) -> None:
         pending = self._pending
         if pending is None:
             pending = self._pending = deque()
         pending.append(item)
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+        elif self.start_writer is not None and not self._writer_started:
+            self._writer_started = True
+            self.start_writer()
 
     async def next(self) -> Outgoing:
         """The oldest queued message, waiting for one if none is queued."""

@@ -241,6 +241,97 @@ async def test_nothing_overtakes_a_queued_reply_or_a_writer_that_is_busy() -> No
     assert transport.sent == []
 
 
+class LazyWriter:
+    """A connection's ``start_writer``: counts its calls and starts a real writer task
+    parked in ``viewer.next()``, as gateway/transport/ws.py does."""
+
+    def __init__(self, viewer: Viewer) -> None:
+        self.viewer = viewer
+        self.started = 0
+        self.received: list[str] = []
+        #: Cleared, the writer holds each message it took as if its send were waiting.
+        self.sending = asyncio.Event()
+        self.sending.set()
+
+    def __call__(self) -> None:
+        self.started += 1
+        asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        while True:
+            self.received.append((await self.viewer.next()).text)
+            await self.sending.wait()
+
+
+async def test_no_writer_is_started_while_every_message_goes_straight_out() -> None:
+    """Broadcasts and replies to an idle viewer are written directly, and its writer
+    task is never made; the first message that has to wait starts it, once, and what
+    follows queues behind that message until the writer has sent it."""
+    viewer = Viewer("s", limit=4, connected_at=START)
+    viewer.direct = transport = Transport()
+    viewer.start_writer_lazily(writer := LazyWriter(viewer))
+    assert viewer.offer(Outgoing("one", 1))
+    viewer.reply(Outgoing("PONG"))
+    assert transport.sent == ["one", "PONG"]
+    assert writer.started == 0
+    assert viewer._pending is None
+    transport.open = False
+    assert viewer.offer(Outgoing("two", 2))
+    assert writer.started == 1
+    transport.open = True
+    viewer.reply(Outgoing("PONG 2"))  # "two" is still queued: the reply waits behind it
+    assert viewer.offer(Outgoing("three", 3))
+    assert transport.sent == ["one", "PONG"]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert writer.received == ["two", "PONG 2", "three"]
+    assert viewer._waiter is not None  # parked again: the next one goes straight out
+    assert viewer.offer(Outgoing("four", 4))
+    assert transport.sent == ["one", "PONG", "four"]
+    writer.sending.clear()
+    transport.open = False
+    assert viewer.offer(Outgoing("five", 5))
+    await asyncio.sleep(0)
+    assert writer.received[-1] == "five"  # taken, and its send is still waiting
+    transport.open = True
+    assert viewer.offer(Outgoing("six", 6))  # so this one may not pass it
+    viewer.reply(Outgoing("PONG 3"))
+    assert transport.sent == ["one", "PONG", "four"]
+    writer.sending.set()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert writer.received[-3:] == ["five", "six", "PONG 3"]
+    assert writer.started == 1
+
+
+async def test_messages_queued_while_the_connection_opened_start_the_writer_at_once() -> None:
+    """Broadcasts offered before the connection set up its direct path are queued; they
+    start the writer as soon as it is made lazy, and nothing overtakes them."""
+    viewer = Viewer("s", limit=4, connected_at=START)
+    assert viewer.offer(Outgoing("early", 1))
+    viewer.direct = transport = Transport()
+    viewer.start_writer_lazily(writer := LazyWriter(viewer))
+    assert writer.started == 1
+    assert viewer.offer(Outgoing("next", 2))
+    assert transport.sent == []
+    await asyncio.sleep(0)
+    assert writer.received == ["early", "next"]
+
+
+async def test_replies_are_bounded_by_the_quota_when_the_transport_is_busy() -> None:
+    """A viewer that does not read, asking for replies, is still closed 4408 once more
+    replies are unsent than its quota: the direct path changes nothing there."""
+    viewer = Viewer("s", limit=2, connected_at=START, reply_limit=2)
+    viewer.direct = transport = Transport()
+    viewer.start_writer_lazily(LazyWriter(viewer))
+    transport.open = False
+    viewer.reply(Outgoing("PONG"))
+    viewer.reply(Outgoing("PONG"))
+    assert not viewer.done.done()
+    viewer.reply(Outgoing("PONG"))
+    assert viewer.done.result().code == 4408
+
+
 async def test_a_full_queue_still_ends_a_viewer_the_transport_refuses() -> None:
     """When the transport stays busy (the peer does not read), broadcasts queue up to
     send_queue_size and the next one is 4408, as without the direct path."""

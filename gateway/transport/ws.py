@@ -14,13 +14,14 @@ The Origin is checked before accepting (HTTP 403 refuses a cross-site page); tok
 session errors are reported after accepting, with close codes a browser can read. The
 conversation's rules are a :class:`~gateway.transport.protocol.ViewerProtocol`, without
 I/O; this module only moves events between it, the hub and Hypercorn. Each connection
-runs a reader task and a writer task; the connection waits for the viewer's farewell
-(client gone, binary frame, slow consumer, expiry, drain), cancels both and closes with
-the farewell's code.
+runs a reader task, and a writer task once a message has had to wait; the connection
+waits for the viewer's farewell (client gone, binary frame, slow consumer, expiry,
+drain), cancels both and closes with the farewell's code.
 
-A broadcast reaches an idle connection without its writer task: :class:`DirectSend`
-writes the message's prepared frame through the server's ``gateway.write_frame``
-extension (gateway/hypercorn_patches.py, item 8) while the hub offers it. Anything the
+A broadcast or a reply reaches an idle connection without a writer task:
+:class:`DirectSend` writes the message's frame through the server's
+``gateway.write_frame`` extension (gateway/hypercorn_patches.py, item 8) while the hub
+offers it (a broadcast's frame is built once for all its viewers). Anything the
 transport cannot take at once, and everything behind it, goes through the writer and
 ASGI's ``websocket.send`` as before, so the order and the slow-consumer bound hold.
 """
@@ -199,15 +200,26 @@ class ViewerConnection:
         for text in opening:
             await self._send_text(text)
         reader = asyncio.create_task(self._read(viewer, protocol), name="ws-reader")
-        writer = asyncio.create_task(self._write(viewer, protocol), name="ws-writer")
-        for task in (reader, writer):
-            task.add_done_callback(lambda t: _task_ended(viewer, t))
+        reader.add_done_callback(lambda t: _task_ended(viewer, t))
+        writer: asyncio.Task[None] | None = None
+
+        def start_writer() -> None:
+            nonlocal writer
+            writer = asyncio.create_task(self._write(viewer, protocol), name="ws-writer")
+            writer.add_done_callback(lambda t: _task_ended(viewer, t))
+
         write_frame = (self.scope.get("extensions") or {}).get(WRITE_FRAME)
-        if write_frame is not None:
+        if write_frame is None:
+            start_writer()
+        else:
+            # Messages go straight out while the connection is idle; the writer task
+            # exists only once one has had to wait.
             viewer.direct = DirectSend(protocol, write_frame)
+            viewer.start_writer_lazily(start_writer)
         try:
             farewell = await viewer.done
-            writer.cancel()
+            if writer is not None:
+                writer.cancel()
             if farewell is CLIENT_GONE:
                 return None
             if farewell.code in TRANSPORT_CLOSES:
@@ -223,9 +235,10 @@ class ViewerConnection:
             await reader
             return farewell.code
         finally:
-            reader.cancel()
-            writer.cancel()
-            await asyncio.gather(reader, writer, return_exceptions=True)
+            tasks = (reader,) if writer is None else (reader, writer)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _send_text(self, text: str) -> None:
         await self.send({"type": "websocket.send", "text": text})
