@@ -168,7 +168,7 @@ class Metrics:
         self.shared: SharedCounts | None = None
         if os.environ.get(MULTIPROCESS_ENV):
             self.shared = SharedCounts(hub, limiter)
-            self._files = MultiProcessCollector(None)  # type: ignore[no-untyped-call]
+            self._files = MultiProcessCollector(None)  # type: ignore[no-untyped-call, unused-ignore]
             self.registry.register(self._files)
             self.registry.register(SessionsCollector(hub))
         else:
@@ -196,7 +196,7 @@ class Metrics:
             return Totals(hub.connections, hub.published, hub.delivered)
         self.shared.sync()
         sums = {"gateway_connections": 0.0, "gateway_publishes": 0.0, "gateway_deliveries": 0.0}
-        for family in self._files.collect():  # type: ignore[no-untyped-call]
+        for family in self._files.collect():  # type: ignore[no-untyped-call, unused-ignore]
             if family.name in sums:
                 for sample in family.samples:
                     if sample.name in (family.name, family.name + "_total"):

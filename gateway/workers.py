@@ -219,4 +219,4 @@ def _mark_dead(pid: int | None) -> None:
     from prometheus_client import multiprocess
 
     with contextlib.suppress(OSError):
-        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call, unused-ignore]

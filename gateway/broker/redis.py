@@ -295,7 +295,7 @@ def connect(
     if not is_sentinel_url(url):
         return aioredis.Redis.from_url(url, **options)
     target = SentinelURL.parse(url)
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
         list(target.sentinels),
         sentinel_kwargs={
             "socket_timeout": timeout,
@@ -482,7 +482,7 @@ class RedisBroker(Broker):
         while True:
             await asyncio.sleep(FOLLOW_SECONDS)
             try:
-                address = await pool.get_master_address()  # type: ignore[no-untyped-call]
+                address = await pool.get_master_address()  # type: ignore[no-untyped-call, unused-ignore]
             except (RedisError, OSError):
                 continue  # no master known right now: the next round asks again
             if known is not None and address != known:
@@ -537,7 +537,7 @@ class RedisBroker(Broker):
                 backoff = min(backoff * 2, 2.0)
             finally:
                 with contextlib.suppress(RedisError, OSError, RuntimeError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
                 with contextlib.suppress(RedisError, OSError, RuntimeError):
                     await client.aclose()
 
