@@ -229,6 +229,14 @@ class Viewer:
         if not self.done.done():
             self.done.set_result(farewell)
 
+    def release(self) -> None:
+        """The connection is over: drop what it lent the viewer (``direct``,
+        ``start_writer``). Both are closures over the connection, and ``start_writer``
+        over this viewer too: a cycle that would keep the connection, its transport and
+        its buffers until a full collection. Call after :meth:`finish`."""
+        self.direct = None
+        self.start_writer = None
+
 
 class Hub:
     """Creates sessions, publishes to them, and fans messages out to local viewers."""

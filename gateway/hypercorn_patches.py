@@ -238,14 +238,20 @@ class BoundedCloseWSStream(WSStream):
 
     def _ping(self) -> None:
         self._ping_timer = None
-        if self.closed or self._closing:
+        server = self._server
+        gone = server is not None and server.writer.transport.is_closing()
+        if self.closed or self._closing or gone:
+            # A connection that ended without its stream hearing of it (its task group
+            # aborted) stops here too: the timer holds the stream and its server.
             return
         if not self.write_frame(PING_FRAME) and not self._ping_queued:
             # A write in progress, or bytes still waiting for the peer: the ping waits
             # its turn as Hypercorn's own would (one at most; the next timer skips).
-            with contextlib.suppress(RuntimeError):  # the task group has finished
+            try:
                 self.task_group.spawn(self._send_ping_in_turn)
-                self._ping_queued = True
+            except RuntimeError:  # the connection's task group has finished: it is gone
+                return
+            self._ping_queued = True
         interval = self.config.websocket_ping_interval
         if interval is not None:
             self._ping_timer = asyncio.get_running_loop().call_later(interval, self._ping)
@@ -312,9 +318,13 @@ class BoundedCloseWSStream(WSStream):
         unless the connection is open and idle.
 
         The app's prepared broadcast frames (item 8) come here instead of through
-        ``app_send``. Idle means what Hypercorn's own send would not wait on: no other
+        ``app_send``. Idle means what Hypercorn's own send would not wait on: no
         write holds the connection's send lock (it waits for the peer to drain), no
         bytes are left in the transport's buffer, and neither side has begun to close.
+        A write that is only waiting for the lock may be overtaken: such a waiter is a
+        control frame (a ping or pong, whose order does not matter) or a close, which
+        changes the stream's state before it waits and so refuses this write; the
+        viewer's own writer is never idle while it sends (``Viewer._idle``).
         A frame written here is the bytes wsproto would write for the message; a server
         frame changes nothing in wsproto's state.
         """

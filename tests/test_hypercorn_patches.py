@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import inspect
+import json
 import socket
 import ssl
 import time
@@ -37,7 +38,10 @@ from wsproto.connection import Connection
 from wsproto.events import AcceptConnection, Ping, Request, TextMessage
 
 from gateway import hypercorn_patches, wire
+from gateway.app import create_app
 from gateway.certs import DevCertificate
+from gateway.config import JWTKey, parse_settings
+from gateway.hub import Viewer
 from gateway.hypercorn_patches import (
     PING_FRAME,
     AppQueue,
@@ -493,3 +497,41 @@ def test_the_module_documents_each_change() -> None:
         "Keep-alive pings run on a timer",
     ):
         assert topic in doc
+
+
+async def test_a_viewer_that_left_is_freed_at_once_without_the_collector() -> None:
+    """The gateway's own viewer socket (the hub, direct frames, the lazily started
+    writer): with the cyclic collector off, viewers that got a broadcast, sent a PING
+    and left leave neither a Viewer nor their connection behind. A closure the viewer
+    kept over itself once held each one, with its transport, until a full collection."""
+    settings = parse_settings({"server": {"host": "127.0.0.1"}})
+    app = create_app(settings, (JWTKey(kid="default", secret=b"k" * 32),))
+    config = GatewayConfig()
+    config.websocket_ping_interval = 20
+    async with serving(app, config) as port, asyncio.timeout(60):
+        hub = app.services.hub
+        record = await hub.create_session("owner")
+        token = app.services.tokens.issue(
+            record.session_id, issued_at=record.created_at, expires_at=record.expires_at
+        )
+        payload = {"qrCode": "00020101021238", "merchant": "An", "amount": 1000}
+        gc.collect()
+        gc.disable()
+        try:
+            servers = live(ReleasingTCPServer)
+            for _ in range(20):
+                async with connect(f"ws://127.0.0.1:{port}/?token={token}") as ws:
+                    assert json.loads(await ws.recv())["type"] == "SESSION_INFO"
+                    outcome = await hub.publish(record.session_id, "owner", payload)
+                    while json.loads(await ws.recv())["payload"].get("seq") != outcome.seq:
+                        pass  # the data of an earlier round, sent on joining
+                    await ws.send('{"type":"PING"}')
+                    assert json.loads(await ws.recv())["type"] == "PONG"
+            deadline = time.monotonic() + 5
+            while live(ReleasingTCPServer) > servers or live(Viewer):
+                assert time.monotonic() < deadline, (
+                    f"{live(ReleasingTCPServer) - servers} connections, {live(Viewer)} viewers kept"
+                )
+                await asyncio.sleep(0.05)
+        finally:
+            gc.enable()

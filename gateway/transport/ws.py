@@ -235,6 +235,11 @@ class ViewerConnection:
             await reader
             return farewell.code
         finally:
+            # Nothing reaches this viewer from here on (a publish arriving while the
+            # tasks below end would start a writer nobody cancels), and the connection
+            # is freed by reference counting as soon as it ends.
+            viewer.finish(CLIENT_GONE)
+            viewer.release()
             tasks = (reader,) if writer is None else (reader, writer)
             for task in tasks:
                 task.cancel()
