@@ -11,6 +11,11 @@ same port by ``h11``: a connection whose first request does not ask for a WebSoc
 upgrade is handed to h11 (keep-alive) instead of the websockets handshake.
 
     python bench/baseline.py [--host 127.0.0.1] [--port 3001]
+    python bench/baseline.py --loop uvloop --certfile CERT --keyfile KEY   (TLS in process)
+
+With ``--certfile`` and ``--keyfile`` it serves HTTPS/WSS from the same process, as the
+gateway does, and ``--loop uvloop`` runs it on the gateway's loop: what a lean Python
+WebSocket connection costs over TLS (README, Performance: viewer memory).
 
 Routes (bench/README and SPEC §2–§4 shapes):
   POST /api/token/generate  -> 201 {token, url, wsUrl, sessionId, expiresAt}
@@ -28,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import ssl
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -233,9 +239,9 @@ async def viewer(ws: ServerConnection) -> None:
         session.viewers.discard(ws)
 
 
-async def main(host: str, port: int) -> None:
-    PUBLIC["http"] = f"http://{host}:{port}"
-    PUBLIC["ws"] = f"ws://{host}:{port}"
+async def main(host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
+    PUBLIC["http"] = f"{'https' if tls else 'http'}://{host}:{port}"
+    PUBLIC["ws"] = f"{'wss' if tls else 'ws'}://{host}:{port}"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -247,6 +253,7 @@ async def main(host: str, port: int) -> None:
         create_connection=Connection,
         open_timeout=None,  # plain-HTTP keep-alive connections never finish a handshake
         max_size=65536,
+        ssl=tls,
     )
     print(f"baseline: listening on {PUBLIC['http']}", flush=True)
     await stop.wait()
@@ -263,5 +270,19 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="the benchmark's baseline server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3001)
+    parser.add_argument("--certfile", help="serve HTTPS/WSS with this certificate chain")
+    parser.add_argument("--keyfile", help="and this private key")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args()
-    asyncio.run(main(args.host, args.port))
+    if (args.certfile is None) != (args.keyfile is None):
+        parser.error("--certfile and --keyfile go together")
+    context = None
+    if args.certfile:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.certfile, args.keyfile)
+    if args.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main(args.host, args.port, context))
+    else:
+        asyncio.run(main(args.host, args.port, context))
