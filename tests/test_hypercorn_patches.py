@@ -535,3 +535,37 @@ async def test_a_viewer_that_left_is_freed_at_once_without_the_collector() -> No
                 await asyncio.sleep(0.05)
         finally:
             gc.enable()
+
+
+async def test_the_ping_timer_stops_once_the_transport_is_gone_unannounced() -> None:
+    """Item 9: a connection that ended without its stream being told (its task group
+    aborted) is not pinged again, and its timer no longer holds the stream."""
+    streams: list[BoundedCloseWSStream] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            streams.append(scope["extensions"][WRITE_FRAME].__self__)
+        await echo_socket(scope, receive, send)
+
+    config = GatewayConfig()
+    config.websocket_ping_interval = 0.02
+    async with serving(app, config) as port, asyncio.timeout(30):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        client = WSConnection(ConnectionType.CLIENT)
+        writer.write(client.send(Request(host="localhost", target="/")))
+        while not any(isinstance(e, AcceptConnection) for e in client.events()):
+            client.receive_data(await reader.read(4096))
+        (stream,) = streams
+        stream.handle = lambda event: asyncio.sleep(0)  # type: ignore[method-assign]
+        assert stream._ping_timer is not None
+        stream._server.writer.transport.abort()  # type: ignore[union-attr]
+        for _ in range(500):  # the next tick sees the transport closing
+            if stream._ping_timer is None:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # five intervals: nothing re-armed it
+        assert stream._ping_timer is None
+        assert not stream.closed
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
