@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -13,6 +14,17 @@ import pytest
 from gateway.certs import DevCertificate, make_dev_certificate
 
 from .gatewayproc import Gateway, GatewayClient, RedisServer, make_gateway
+
+
+@pytest.fixture(autouse=True, scope="module")
+def collect_what_the_file_left() -> Iterator[None]:
+    """Collect garbage at the end of every test file.
+
+    A socket or transport left open warns (ResourceWarning, an error here) only when the
+    collector frees it. Collecting here names the file that left it, where otherwise
+    the warning lands on whichever test happens to run when the collector next runs."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
