@@ -406,15 +406,21 @@ async def serving(app: Any, config: GatewayConfig) -> AsyncIterator[int]:
         await server
 
 
+async def ws_client(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, WSConnection]:
+    """A raw wsproto client connected to 127.0.0.1:``port``, its upgrade request sent."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    client = WSConnection(ConnectionType.CLIENT)
+    writer.write(client.send(Request(host="localhost", target="/")))
+    return reader, writer, client
+
+
 async def test_keep_alive_pings_come_from_a_timer_not_a_task_per_connection() -> None:
     """Item 9: an accepted connection is pinged at once and then every interval, with
     the frame wsproto reads as Ping, and no task of its own waits between pings."""
     config = GatewayConfig()
     config.websocket_ping_interval = 0.05
     async with serving(echo_socket, config) as port, asyncio.timeout(30):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        client = WSConnection(ConnectionType.CLIENT)
-        writer.write(client.send(Request(host="localhost", target="/")))
+        reader, writer, client = await ws_client(port)
         pings = 0
         accepted = False
         while pings < 4:
@@ -550,9 +556,7 @@ async def test_the_ping_timer_stops_once_the_transport_is_gone_unannounced() -> 
     config = GatewayConfig()
     config.websocket_ping_interval = 0.02
     async with serving(app, config) as port, asyncio.timeout(30):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        client = WSConnection(ConnectionType.CLIENT)
-        writer.write(client.send(Request(host="localhost", target="/")))
+        reader, writer, client = await ws_client(port)
         while not any(isinstance(e, AcceptConnection) for e in client.events()):
             client.receive_data(await reader.read(4096))
         (stream,) = streams
