@@ -33,6 +33,7 @@ from .transport import problems
 from .transport.http import api
 from .transport.openapi import GatewayOpenAPIProvider
 from .transport.pages import build_page, viewer_pages
+from .transport.socket import SocketPolicy
 from .transport.state import GatewayApp, Services
 from .transport.ws import ViewerSockets
 
@@ -92,6 +93,14 @@ def create_app(
         limiter=limiter,
         metrics=metrics,
         ws_origins=frozenset({settings.server.public_origin, *settings.websocket.allowed_origins}),
+        sockets=SocketPolicy(
+            hub,
+            limiter,
+            max_size=settings.websocket.max_message_bytes,
+            ping_interval=settings.websocket.ping_interval_seconds,
+            idle_timeout=settings.websocket.idle_timeout_seconds,
+            close_timeout=settings.websocket.close_timeout_seconds,
+        ),
     )
     QuartSchema(
         app,

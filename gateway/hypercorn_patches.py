@@ -64,6 +64,15 @@ from outside.
     deques of 760 bytes each even when empty: 3 KiB per idle viewer.
     :class:`AppQueue` keeps the same bounded, in-order, cancellation-safe hand-over
     with one list, and :class:`LeanTaskGroup` spawns apps with it.
+11. **A WebSocket can be handed over after the 101.** The stream offers the app a
+    ``detach(adopt)`` (the scope extension ``gateway.detach``): when the connection is
+    quiet (everything the client sent so far has been read and handled, nothing is
+    being written or waiting to be, no message half received), it makes
+    ``adopt(transport, wsproto_connection)`` the transport's protocol and lets
+    Hypercorn's connection end without closing the transport. The viewer socket
+    (``gateway/transport/socket.py``) then serves the connection with none of
+    Hypercorn's per-connection objects, which are freed; otherwise detach returns
+    None and Hypercorn keeps serving it as before.
 """
 
 from __future__ import annotations
@@ -96,7 +105,7 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason
 
 from . import accept
-from .transport.ws import WRITE_FRAME
+from .transport.ws import DETACH, WRITE_FRAME
 
 #: RFC 6455 §7.1.1: how long the gateway waits for the client's close frame.
 DEFAULT_CLOSE_TIMEOUT_SECONDS = 5.0
@@ -152,7 +161,8 @@ class HTTP11Only(H11Protocol):
 
 class ReleasingTCPServer(TCPServer):
     """Hypercorn's connection, freed by reference counting as soon as it is over, whose
-    timed waits run in the connection's own task.
+    timed waits run in the connection's own task, and which can hand its transport on
+    (item 11): once ``detached``, it neither reads, writes nor closes it.
 
     Python 3.11's ``asyncio.wait_for`` wraps what it waits for in a task of its own:
     Hypercorn's read loop made one per read and its keep-alive timer one per
@@ -161,6 +171,8 @@ class ReleasingTCPServer(TCPServer):
     uses from 3.12 on).
     """
 
+    detached = False
+
     async def _read_data(self) -> None:
         while not self.reader.at_eof():
             try:
@@ -168,8 +180,34 @@ class ReleasingTCPServer(TCPServer):
                     data = await self.reader.read(MAX_RECV)
             except (ConnectionError, OSError, TimeoutError, SSLError):
                 break
+            if self.detached:
+                break  # the stream is closed already; Closed lets the protocol drop it
             await self.protocol.handle(RawData(data))
         await self.protocol.handle(Closed())
+
+    async def protocol_send(self, event: Any) -> None:
+        if not self.detached:
+            await super().protocol_send(event)
+
+    async def _close(self) -> None:
+        if self.detached:
+            await self.idle_task.stop()
+        else:
+            await super()._close()
+
+    def detach(self, protocol: asyncio.BaseProtocol) -> None:
+        """Make ``protocol`` the transport's, and end this connection without closing
+        it: its stream protocol is told the connection is lost (which frees what it
+        holds and wakes the read loop with an end of stream)."""
+        self.detached = True
+        writer = self.writer
+        transport = writer.transport
+        streams: asyncio.BaseProtocol = writer._protocol  # type: ignore[attr-defined]
+        # The StreamWriter closes its transport when it is freed (asyncio 3.11.5+):
+        # from now on it refers to one that is closed as far as it is concerned.
+        writer._transport = _HANDED_OVER  # type: ignore[attr-defined]
+        transport.set_protocol(protocol)
+        streams.connection_lost(None)
 
     async def _idle_timeout(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -184,6 +222,39 @@ class ReleasingTCPServer(TCPServer):
             # The protocol holds self.protocol_send: a cycle only a full collection
             # breaks. Nothing sends once run() has returned.
             self.__dict__.pop("protocol", None)
+
+
+class _HandedOver:
+    """What a detached connection's StreamWriter holds instead of the transport it
+    handed on: closed, as far as the StreamWriter is concerned."""
+
+    @staticmethod
+    def is_closing() -> bool:
+        return True
+
+    @staticmethod
+    def close() -> None:
+        return None
+
+
+_HANDED_OVER = _HandedOver()
+
+
+def _quiet(server: TCPServer) -> bool:
+    """Whether the connection's read loop is waiting for bytes with none buffered (so
+    everything the client sent has been handled) and nothing is left to write."""
+    reader = server.reader
+    waiter = getattr(reader, "_waiter", None)
+    buffered = getattr(reader, "_buffer", None)
+    if waiter is None or waiter.done() or buffered is None or buffered or reader.at_eof():
+        return False
+    writer = server.writer
+    if server.send_lock.locked() or not isinstance(
+        getattr(writer, "_protocol", None), asyncio.StreamReaderProtocol
+    ):
+        return False
+    transport = server.writer.transport
+    return not transport.is_closing() and not transport.get_write_buffer_size()
 
 
 class BoundedCloseWSStream(WSStream):
@@ -222,6 +293,8 @@ class BoundedCloseWSStream(WSStream):
             # The scope's write_frame holds this stream: a cycle, broken on close (item 6).
             with contextlib.suppress(AttributeError, KeyError):
                 del self.scope["extensions"][WRITE_FRAME]
+            with contextlib.suppress(AttributeError, KeyError):
+                del self.scope["extensions"][DETACH]
             self._server = None
             if self._ping_timer is not None:
                 self._ping_timer.cancel()
@@ -272,6 +345,7 @@ class BoundedCloseWSStream(WSStream):
                 # ASGI types extensions as dicts; this one is private to the gateway.
                 extensions: dict[str, Any] = self.scope["extensions"]
                 extensions[WRITE_FRAME] = self.write_frame
+                extensions[DETACH] = self.detach
             return
         if isinstance(event, StreamClosed):
             self._cancel_deadline()
@@ -346,6 +420,38 @@ class BoundedCloseWSStream(WSStream):
         except Exception:  # the caller delivers to other viewers next: never raise
             return False
         return True
+
+    def detach(
+        self, adopt: Callable[[asyncio.Transport, Any], asyncio.BaseProtocol]
+    ) -> asyncio.BaseProtocol | None:
+        """Hand the open connection to ``adopt(transport, wsproto_connection)``'s
+        protocol (item 11) and return it; None, changing nothing, unless the connection
+        is open and quiet: nothing the client sent is waiting to be read or handled
+        (no message half received, none queued for the app), nothing is being written,
+        and no ping waits its turn. The stream is then closed without a word to the
+        app or the client; its ping timer stops (the new protocol keeps its own).
+        """
+        server = self._server
+        queue = getattr(self.app_put, "__self__", None)
+        if (
+            server is None
+            or not isinstance(server, ReleasingTCPServer)
+            or self.state is not ASGIWebsocketState.CONNECTED
+            or self.closed
+            or self._closing
+            or self.connection.state is not ConnectionState.OPEN
+            or self._ping_task is not None
+            or self.buffer.value is not None
+            or not isinstance(queue, AppQueue)
+            or not queue.empty()
+            or not _quiet(server)
+        ):
+            return None
+        transport = server.writer.transport
+        protocol = adopt(transport, self.connection)  # type: ignore[arg-type]
+        self.closed = True  # before the hand-over: this stream writes nothing more
+        server.detach(protocol)
+        return protocol
 
     async def _handle_events(self) -> None:
         for event in self.connection.events():

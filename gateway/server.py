@@ -232,7 +232,13 @@ async def _serve(
         await stop.wait()
         log.info("draining", extra={"event": "drain_started", "viewers": hub.connections})
         hub.drain()
+        started = loop.time()
         await hub.wait_empty(DRAIN_SECONDS)
+        if services.sockets is not None:
+            # Viewer sockets the gateway serves itself (transport/socket.py) are not
+            # Hypercorn's to wait for: their closing handshakes end here, or at the
+            # close timeout, within the same budget.
+            await services.sockets.wait_closed(DRAIN_SECONDS - (loop.time() - started))
         log.info("drained", extra={"event": "drain_done", "viewers_left": hub.connections})
 
     config = config or hypercorn_config(settings)

@@ -16,7 +16,7 @@ import json
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -35,7 +35,7 @@ from hypercorn.protocol.ws_stream import Handshake, WSStream
 from websockets.asyncio.client import connect
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import Connection
-from wsproto.events import AcceptConnection, Ping, Request, TextMessage
+from wsproto.events import AcceptConnection, CloseConnection, Ping, Request, TextMessage
 
 from gateway import hypercorn_patches, wire
 from gateway.app import create_app
@@ -53,7 +53,8 @@ from gateway.hypercorn_patches import (
     patch_hypercorn,
 )
 from gateway.server import GatewayConfig
-from gateway.transport.ws import WRITE_FRAME
+from gateway.transport.socket import ViewerSocket
+from gateway.transport.ws import DETACH, WRITE_FRAME
 
 TARGETS: list[tuple[ModuleType, str, type]] = [
     (hypercorn_protocol, "H11Protocol", HTTP11Only),
@@ -263,6 +264,15 @@ async def echo_socket(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "websocket.accept"})
         while (await receive())["type"] != "websocket.disconnect":
             pass
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the loop run until ``condition()`` holds (for 10 s at most)."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
 
 
 def live(kind: type) -> int:
@@ -501,17 +511,26 @@ def test_the_module_documents_each_change() -> None:
         "TLS handshakes are bounded",
         "Prepared frames are written at once",
         "Keep-alive pings run on a timer",
+        "handed over after the 101",
     ):
         assert topic in doc
 
 
-async def test_a_viewer_that_left_is_freed_at_once_without_the_collector() -> None:
-    """The gateway's own viewer socket (the hub, direct frames, the lazily started
+@pytest.mark.parametrize("hand_over", [True, False], ids=["handed-over", "kept-by-hypercorn"])
+async def test_a_viewer_that_left_is_freed_at_once_without_the_collector(
+    hand_over: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway's viewer sockets, handed over after the 101 (item 11) or, when the
+    hand-over is refused, served over ASGI (the hub, direct frames, the lazily started
     writer): with the cyclic collector off, viewers that got a broadcast, sent a PING
     and left leave neither a Viewer nor their connection behind. A closure the viewer
     kept over itself once held each one, with its transport, until a full collection."""
+    if not hand_over:
+        monkeypatch.setattr(BoundedCloseWSStream, "detach", lambda self, adopt: None)
     settings = parse_settings({"server": {"host": "127.0.0.1"}})
     app = create_app(settings, (JWTKey(kid="default", secret=b"k" * 32),))
+    sockets = app.services.sockets
+    assert sockets is not None
     config = GatewayConfig()
     config.websocket_ping_interval = 20
     async with serving(app, config) as port, asyncio.timeout(60):
@@ -528,15 +547,17 @@ async def test_a_viewer_that_left_is_freed_at_once_without_the_collector() -> No
             for _ in range(20):
                 async with connect(f"ws://127.0.0.1:{port}/?token={token}") as ws:
                     assert json.loads(await ws.recv())["type"] == "SESSION_INFO"
+                    assert len(sockets.open) == (1 if hand_over else 0)
                     outcome = await hub.publish(record.session_id, "owner", payload)
                     while json.loads(await ws.recv())["payload"].get("seq") != outcome.seq:
                         pass  # the data of an earlier round, sent on joining
                     await ws.send('{"type":"PING"}')
                     assert json.loads(await ws.recv())["type"] == "PONG"
             deadline = time.monotonic() + 5
-            while live(ReleasingTCPServer) > servers or live(Viewer):
+            while live(ReleasingTCPServer) > servers or live(Viewer) or live(ViewerSocket):
                 assert time.monotonic() < deadline, (
-                    f"{live(ReleasingTCPServer) - servers} connections, {live(Viewer)} viewers kept"
+                    f"{live(ReleasingTCPServer) - servers} connections, {live(Viewer)} viewers, "
+                    f"{live(ViewerSocket)} sockets kept"
                 )
                 await asyncio.sleep(0.05)
         finally:
@@ -573,3 +594,128 @@ async def test_the_ping_timer_stops_once_the_transport_is_gone_unannounced() -> 
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
+
+
+# --- item 11: a quiet WebSocket handed over after the 101 -------------------------------
+
+
+class EchoProtocol(asyncio.Protocol):
+    """What an app adopts a connection with here: echoes text through the wsproto
+    connection it is given, answers the client's close, and records what it saw."""
+
+    def __init__(self, transport: asyncio.Transport, ws: Connection) -> None:
+        self.transport = transport
+        self.ws = ws
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.ws.receive_data(data)
+        for event in self.ws.events():
+            if isinstance(event, TextMessage):
+                self.transport.write(self.ws.send(TextMessage(data="echo " + event.data)))
+            elif isinstance(event, CloseConnection):
+                self.transport.write(self.ws.send(event.response()))
+                self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+
+class HandOver:
+    """A bare ASGI app whose WebSockets are handed over with ``gateway.detach`` once
+    accepted; with ``wait_for_frame``, only after the client's first frame is queued for
+    the app (the connection is not quiet then), and the app then serves it itself."""
+
+    def __init__(self, *, wait_for_frame: bool = False) -> None:
+        self.wait_for_frame = wait_for_frame
+        self.adopted: asyncio.Queue[EchoProtocol | None] = asyncio.Queue()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await echo_socket(scope, receive, send)
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        detach = scope["extensions"][DETACH]
+        if self.wait_for_frame:
+            queue = detach.__self__.app_put.__self__
+            await until(lambda: not queue.empty())
+        adopted = detach(EchoProtocol)
+        self.adopted.put_nowait(adopted)
+        if adopted is None:  # still Hypercorn's: serve it over ASGI, losing nothing
+            while (event := await receive())["type"] == "websocket.receive":
+                await send({"type": "websocket.send", "text": "asgi " + event["text"]})
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
+async def test_a_quiet_websocket_is_handed_over_and_hypercorns_connection_freed(
+    tls: bool, certs: DevCertificate
+) -> None:
+    """Item 11: after the 101 the app takes the transport with ``detach``; the client
+    talks to the adopted protocol through the same connection (TLS included), while
+    Hypercorn's connection objects are freed by reference counting, and the transport
+    stays open until the adopted protocol closes it."""
+    app = HandOver()
+    config = GatewayConfig()
+    client_tls = None
+    if tls:
+        config.certfile, config.keyfile = str(certs.cert_file), str(certs.key_file)
+        client_tls = ssl.create_default_context(cafile=str(certs.ca_file))
+    async with serving(app, config) as port, asyncio.timeout(30):
+        gc.collect()
+        gc.disable()
+        try:
+            baseline = live(ReleasingTCPServer)
+            streams = live(asyncio.StreamReaderProtocol)
+            url = f"{'wss' if tls else 'ws'}://localhost:{port}/"
+            async with connect(url, ssl=client_tls) as ws:
+                adopted = await app.adopted.get()
+                assert isinstance(adopted, EchoProtocol)
+                await ws.send("one")
+                assert await ws.recv() == "echo one"
+                # Its task ends as the app returns.
+                await until(lambda: live(ReleasingTCPServer) <= baseline)
+                assert live(BoundedCloseWSStream) == 0
+                # Its streams too: they hold the transport (and uvloop's TLS buffers).
+                assert live(asyncio.StreamReaderProtocol) == streams
+                await ws.send("two")
+                assert await ws.recv() == "echo two"
+            await adopted.lost
+            assert ws.close_code == 1000
+        finally:
+            gc.enable()
+
+
+async def test_a_websocket_that_is_not_quiet_stays_hypercorns() -> None:
+    """A frame queued for the app and not yet read: ``detach`` returns None and changes
+    nothing; the app reads that frame, and the next, over ASGI as before."""
+    app = HandOver(wait_for_frame=True)
+    async with (
+        serving(app, GatewayConfig()) as port,
+        asyncio.timeout(30),
+        connect(f"ws://localhost:{port}/") as ws,
+    ):
+        await ws.send("first")
+        assert await app.adopted.get() is None
+        assert await ws.recv() == "asgi first"
+        await ws.send("second")
+        assert await ws.recv() == "asgi second"
+
+
+def test_the_stream_internals_the_hand_over_reads_still_exist() -> None:
+    """``detach`` reads asyncio's StreamReader (its pending read, its buffer) and swaps
+    the StreamWriter's transport so that freeing it does not close the connection it
+    handed on; without these names it would refuse every hand-over."""
+    loop = asyncio.new_event_loop()
+    try:
+        reader = asyncio.StreamReader(loop=loop)
+        assert reader._waiter is None
+        assert isinstance(reader._buffer, bytearray)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        writer = asyncio.StreamWriter(hypercorn_patches._HANDED_OVER, protocol, reader, loop)  # type: ignore[arg-type]
+        assert writer._protocol is protocol  # type: ignore[attr-defined]
+        assert writer.transport is hypercorn_patches._HANDED_OVER
+        del writer  # its __del__ sees a transport that is closing: nothing to close
+    finally:
+        loop.close()

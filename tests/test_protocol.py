@@ -9,7 +9,7 @@ import pytest
 from gateway import wire
 from gateway.hub import Farewell, Outgoing
 from gateway.transport.protocol import CLIENT_GONE, ViewerProtocol
-from gateway.transport.ws import DirectSend
+from gateway.transport.socket import DirectSend
 
 NOW = 1_790_000_000.0
 
@@ -145,7 +145,7 @@ def test_replies_are_sent_whatever_the_seq() -> None:
     assert p.outgoing(pong) == pong.text
 
 
-# --- a broadcast written at once (transport/ws.py DirectSend) ----------------------------
+# --- a broadcast written at once (transport/socket.py DirectSend) ----------------------------
 
 
 class Frames:

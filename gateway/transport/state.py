@@ -22,6 +22,7 @@ from ..config import Settings
 from ..hub import Hub
 from ..metrics import Metrics
 from ..ratelimit import RateLimiter
+from .socket import SocketPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ class Services:
     metrics: Metrics
     #: Origins a viewer WebSocket may come from (docs/protocol.md §4); "*" allows any.
     ws_origins: frozenset[str]
+    #: What viewer sockets taken over from the server share (transport/socket.py).
+    sockets: SocketPolicy | None = None
 
 
 class TimedHTTPConnection(ASGIHTTPConnection):

@@ -13,17 +13,25 @@ lower p99 from the send path alone (README, Performance).
 The Origin is checked before accepting (HTTP 403 refuses a cross-site page); token and
 session errors are reported after accepting, with close codes a browser can read. The
 conversation's rules are a :class:`~gateway.transport.protocol.ViewerProtocol`, without
-I/O; this module only moves events between it, the hub and Hypercorn. Each connection
-runs a reader task, and a writer task once a message has had to wait; the connection
-waits for the viewer's farewell (client gone, binary frame, slow consumer, expiry,
-drain), cancels both and closes with the farewell's code.
+I/O.
 
-A broadcast or a reply reaches an idle connection without a writer task:
-:class:`DirectSend` writes the message's frame through the server's
-``gateway.write_frame`` extension (gateway/hypercorn_patches.py, item 8) while the hub
-offers it (a broadcast's frame is built once for all its viewers). Anything the
-transport cannot take at once, and everything behind it, goes through the writer and
-ASGI's ``websocket.send`` as before, so the order and the slow-consumer bound hold.
+Right after the 101, the connection is taken over from Hypercorn (the scope extension
+``gateway.detach``, gateway/hypercorn_patches.py item 11) and served from then on by a
+:class:`~gateway.transport.socket.ViewerSocket` on the transport itself: the admission
+below still runs in this ASGI task, which then returns, and an idle viewer holds no
+task and none of Hypercorn's per-connection objects (README, Performance).
+
+When Hypercorn cannot hand the connection over (the client's first frames are already
+on their way through it, or another server runs the app), it stays Hypercorn's and
+this module serves it over ASGI, with the same protocol: a reader task, and a writer
+task once a message has had to wait; the connection waits for the viewer's farewell
+(client gone, binary frame, slow consumer, expiry, drain), cancels both and closes
+with the farewell's code. A broadcast or a reply reaches an idle connection without a
+writer task: :class:`~gateway.transport.socket.DirectSend` writes the message's frame
+through the server's ``gateway.write_frame`` extension (item 8) while the hub offers
+it. Anything the transport cannot take at once, and everything behind it, goes
+through the writer and ASGI's ``websocket.send``, so the order and the slow-consumer
+bound hold.
 """
 
 from __future__ import annotations
@@ -35,10 +43,21 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from wsproto.connection import Connection
+
 from ..errors import Forbidden, GatewayError, RateLimited, ShuttingDown
-from ..hub import Farewell, Outgoing, Viewer
+from ..hub import Farewell, Viewer
 from .problems import PROBLEM_JSON, problem_body
 from .protocol import CLIENT_GONE, TRANSPORT_CLOSES, ViewerProtocol
+from .socket import (
+    CLOSE_INTERNAL_ERROR,
+    FINAL_SEND_SECONDS,
+    MESSAGES_RULE,
+    DirectSend,
+    ViewerSocket,
+    log_close,
+    task_ended,
+)
 from .state import Services
 
 log = logging.getLogger("gateway.ws")
@@ -52,13 +71,13 @@ ASGIApp = Callable[..., Awaitable[None]]
 
 #: docs/protocol.md §4: the token's ``wsUrl`` names ``/``; ``/ws`` is accepted too.
 VIEWER_PATHS = frozenset({"/", "/ws"})
-CLOSE_INTERNAL_ERROR = 1011
-#: How long a last message (SESSION_EXPIRED) may take to leave before the close.
-FINAL_SEND_SECONDS = 2.0
-MESSAGES_RULE = "ws_messages_per_connection"
 #: The scope extension through which the server writes a prepared frame at once
 #: (gateway/hypercorn_patches.py); without it every message goes through ASGI's send.
 WRITE_FRAME = "gateway.write_frame"
+#: The scope extension through which the server hands the connection over after the 101
+#: (gateway/hypercorn_patches.py, item 11): ``detach(adopt)`` calls ``adopt(transport,
+#: wsproto_connection)`` and makes its result the transport's protocol, or returns None.
+DETACH = "gateway.detach"
 DENIAL_HEADERS = (
     (b"content-type", PROBLEM_JSON.encode()),
     (b"cache-control", b"no-store"),
@@ -88,7 +107,7 @@ class ViewerSockets:
 class ViewerConnection:
     """One viewer socket from handshake to close."""
 
-    __slots__ = ("accepted", "client_ip", "receive", "scope", "send", "svc")
+    __slots__ = ("accepted", "client_ip", "receive", "scope", "send", "socket", "svc")
 
     def __init__(self, svc: Services, scope: Scope, receive: Receive, send: Send) -> None:
         self.svc = svc
@@ -98,6 +117,7 @@ class ViewerConnection:
         client = scope.get("client")
         self.client_ip: str | None = client[0] if client else None
         self.accepted = False
+        self.socket: ViewerSocket | None = None
 
     async def run(self) -> None:
         if (await self.receive())["type"] != "websocket.connect":
@@ -106,11 +126,17 @@ class ViewerConnection:
             await self._handshake()
         except Exception:
             log.exception("unhandled error", extra={"event": "unhandled_error"})
-            if self.accepted:
+            if self.socket is not None:
+                self.socket.close(CLOSE_INTERNAL_ERROR, "internal error")
+            elif self.accepted:
                 with contextlib.suppress(Exception):
                     await self._close(Farewell(CLOSE_INTERNAL_ERROR, "internal error"))
             else:
                 await self._deny(GatewayError("an internal error occurred"))
+        except asyncio.CancelledError:
+            if self.socket is not None and self.socket.viewer is None:
+                self.socket.abort()  # shut down before it was served
+            raise
 
     async def _handshake(self) -> None:
         svc = self.svc
@@ -122,6 +148,9 @@ class ViewerConnection:
             return
         await self.send({"type": "websocket.accept"})
         self.accepted = True
+        # From the 101 on, the connection is the gateway's own (transport/socket.py),
+        # unless the server cannot hand it over: then it stays Hypercorn's, below.
+        socket = self.socket = self._take_over()
         # Over Redis the broker counts this connect in the admission's own round trip.
         quota = svc.limiter.quota("ws_connect_per_ip", self.client_ip or "-")
         try:
@@ -132,15 +161,51 @@ class ViewerConnection:
                 raise
             viewer, record = await svc.hub.join(claims.session_id, (quota,))
         except GatewayError as exc:
-            self._log_close(None, exc.close_code)
-            await self._send_close(exc.close_code, exc.title)
+            log_close(None, exc.close_code, self.client_ip, self.scope["path"])
+            if socket is not None:
+                socket.close(exc.close_code, exc.title)
+            else:
+                await self._send_close(exc.close_code, exc.title)
             return
+        protocol = ViewerProtocol(
+            viewer.session_id,
+            max_chars=svc.settings.websocket.max_message_bytes,
+            clock=svc.hub.clock,
+        )
+        opening = protocol.opening(
+            connected_at=viewer.connected_at,
+            expires_at=record.expires_at,
+            seq=record.seq,
+            data=record.data,
+        )
+        if socket is not None:
+            try:
+                socket.serve(viewer, protocol, opening)
+            except BaseException:
+                await svc.hub.leave(viewer)
+                raise
+            return  # the socket leaves the hub and logs the close when it ends
         code = None
         try:
-            code = await self._serve(viewer, record.seq, record.data, record.expires_at)
+            code = await self._serve(viewer, protocol, opening)
         finally:
             await svc.hub.leave(viewer)
-            self._log_close(viewer, code)
+            log_close(viewer.session_id, code, self.client_ip, self.scope["path"])
+
+    def _take_over(self) -> ViewerSocket | None:
+        """Take the connection from the server (gateway/hypercorn_patches.py, item 11);
+        None when the server does not offer it, or cannot hand it over now."""
+        detach = (self.scope.get("extensions") or {}).get(DETACH)
+        policy = self.svc.sockets
+        if detach is None or policy is None:
+            return None
+        client_ip, path = self.client_ip, self.scope["path"]
+
+        def adopt(transport: asyncio.Transport, ws: Connection) -> ViewerSocket:
+            return ViewerSocket(transport, ws, policy, client_ip=client_ip, path=path)
+
+        socket: ViewerSocket | None = detach(adopt)
+        return socket
 
     def _header(self, name: bytes) -> str | None:
         for key, value in self.scope["headers"]:
@@ -171,42 +236,21 @@ class ViewerConnection:
         )
         await self.send({"type": "websocket.http.response.body", "body": body})
 
-    def _log_close(self, viewer: Viewer | None, code: int | None) -> None:
-        """One line per viewer connection; never the token or the query string."""
-        log.info(
-            "viewer closed",
-            extra={
-                "event": "ws_closed",
-                "session_id": viewer.session_id if viewer else None,
-                "close_code": code,  # None: the client went away first
-                "client_ip": self.client_ip,
-                "path": self.scope["path"],
-            },
-        )
-
     async def _serve(
-        self, viewer: Viewer, seq: int, data: str | None, expires_at: float
+        self, viewer: Viewer, protocol: ViewerProtocol, opening: list[str]
     ) -> int | None:
-        """Run one viewer connection to its end; return the close code sent, if any."""
+        """Run one viewer connection to its end over ASGI; return the close code sent."""
         svc = self.svc
-        protocol = ViewerProtocol(
-            viewer.session_id,
-            max_chars=svc.settings.websocket.max_message_bytes,
-            clock=svc.hub.clock,
-        )
-        opening = protocol.opening(
-            connected_at=viewer.connected_at, expires_at=expires_at, seq=seq, data=data
-        )
         for text in opening:
             await self._send_text(text)
         reader = asyncio.create_task(self._read(viewer, protocol), name="ws-reader")
-        reader.add_done_callback(lambda t: _task_ended(viewer, t))
+        reader.add_done_callback(lambda t: task_ended(viewer, t))
         writer: asyncio.Task[None] | None = None
 
         def start_writer() -> None:
             nonlocal writer
             writer = asyncio.create_task(self._write(viewer, protocol), name="ws-writer")
-            writer.add_done_callback(lambda t: _task_ended(viewer, t))
+            writer.add_done_callback(lambda t: task_ended(viewer, t))
 
         write_frame = (self.scope.get("extensions") or {}).get(WRITE_FRAME)
         if write_frame is None:
@@ -307,39 +351,3 @@ class ViewerConnection:
                 viewer.finish(answer)
             else:
                 viewer.reply(answer)
-
-
-class DirectSend:
-    """A viewer's broadcasts written straight to the transport, framed once for all
-    (``Viewer.offer``): no task wakes up, and neither ASGI nor wsproto sees them."""
-
-    __slots__ = ("protocol", "write_frame")
-
-    def __init__(self, protocol: ViewerProtocol, write_frame: Callable[[bytes], bool]) -> None:
-        self.protocol = protocol
-        self.write_frame = write_frame
-
-    def __call__(self, item: Outgoing) -> bool:
-        """True when the viewer has the message; False, with nothing written or
-        recorded, when the transport cannot take it now (a write in progress or waiting
-        for the peer, bytes still buffered, the connection closing): the item is then
-        queued for the writer task."""
-        if self.protocol.covers(item):
-            return True
-        if not self.write_frame(item.frame):
-            return False
-        self.protocol.sent(item)
-        return True
-
-
-def _task_ended(viewer: Viewer, task: asyncio.Task[None]) -> None:
-    """A reader or writer that stops by itself must not leave the connection waiting."""
-    if task.cancelled() or viewer.done.done():
-        return
-    error = task.exception()
-    if error is not None:
-        log.warning(
-            "viewer task failed",
-            extra={"event": "ws_task_failed", "error": type(error).__name__},
-        )
-    viewer.finish(Farewell(CLOSE_INTERNAL_ERROR, "internal error"))
