@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""Autobahn|Testsuite (fuzzingclient) against the gateway's own Hypercorn stack.
+"""Autobahn|Testsuite (fuzzingclient) against the gateway's two WebSocket stacks.
 
     python3 conformance/autobahn.py            # fast set: sections 1-7 and 10
     python3 conformance/autobahn.py --full     # everything, 9/12/13 included (minutes)
 
 It installs `autobahntestsuite` (Python 2.7 only) into `.autobahn/lib` with pyenv's
-CPython 2.7 on first use, starts the gateway's stack with an echo endpoint
-(`python -m conformance.echo_server`, which wires `/__echo` in its own process; the
-shipped gateway has no such endpoint) on a free port, runs the suite, and gates on `index.json`:
-0 FAILED, and NON-STRICT only in the cases listed in ALLOWED_NON_STRICT (library
-behaviour, see the README's Conformance section). Exit 0 on pass, 1 on fail, 3 when
-no Python 2.7 is available.
+CPython 2.7 on first use, starts the gateway's stack with two echo endpoints
+(`python -m conformance.echo_server`, which wires them in its own process; the
+shipped gateway has none): `/__echo` on Hypercorn's WebSocket stack (agent `gateway`)
+and `/__echo_socket` on the gateway's own viewer socket, to which every viewer is
+handed over after its 101 (agent `viewer-socket`). It runs the suite against both
+and gates each on `index.json`: 0 FAILED, and NON-STRICT only in the cases listed in
+ALLOWED_NON_STRICT (library behaviour, see the README's Conformance section). Exit 0
+on pass, 1 on fail, 3 when no Python 2.7 is available.
 """
 
 from __future__ import annotations
@@ -113,10 +115,17 @@ def start_gateway(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("the gateway did not start")
 
 
-def run_suite(py27: str, url: str, *, full: bool, outdir: Path) -> dict[str, dict[str, object]]:
+#: The agents the suite runs against, and their paths on the echo server.
+AGENTS = {"gateway": "/__echo", "viewer-socket": "/__echo_socket"}
+
+
+def run_suite(
+    py27: str, base: str, *, full: bool, outdir: Path
+) -> dict[str, dict[str, dict[str, object]]]:
+    """Every agent's results by case."""
     spec = {
         "outdir": str(outdir),
-        "servers": [{"agent": "gateway", "url": url}],
+        "servers": [{"agent": agent, "url": base + path} for agent, path in AGENTS.items()],
         "cases": ["*"],
         "exclude-cases": [] if full else FAST_EXCLUDE,
         "exclude-agent-cases": {},
@@ -133,8 +142,7 @@ def run_suite(py27: str, url: str, *, full: bool, outdir: Path) -> dict[str, dic
             stdout=subprocess.DEVNULL,
         )
     index = json.loads((outdir / "index.json").read_text())
-    results: dict[str, dict[str, object]] = index["gateway"]
-    return results
+    return {agent: index[agent] for agent in AGENTS}
 
 
 def verdict(results: dict[str, dict[str, object]]) -> tuple[dict[str, int], list[str]]:
@@ -168,16 +176,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_gateway(Path(tmp))
         try:
-            results = run_suite(
-                py27, f"ws://127.0.0.1:{port}/__echo", full=args.full, outdir=outdir
-            )
+            results = run_suite(py27, f"ws://127.0.0.1:{port}", full=args.full, outdir=outdir)
         finally:
             proc.terminate()
             proc.wait(15)
-    counts, problems = verdict(results)
-    print(json.dumps({"cases": len(results), "behaviour": counts, "problems": problems}))
+    failed = False
+    for agent, cases in results.items():
+        counts, problems = verdict(cases)
+        failed = failed or bool(problems)
+        line = {"agent": agent, "cases": len(cases), "behaviour": counts, "problems": problems}
+        print(json.dumps(line))
     print(f"autobahn: report in {outdir / 'index.html'}", file=sys.stderr)
-    return 1 if problems else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
 Hypercorn has no setting for any of these, so :func:`patch_hypercorn` replaces five
 names in its modules, each with a subclass that changes as little as it can (and
-:func:`gate_tls_handshakes` a fifth, item 7; items 8 and 9 are methods of the
-WebSocket stream). Each change has a test that fails when Hypercorn changes under it
-(``tests/test_hypercorn_patches.py``), and the end-to-end tests check the behaviour
-from outside.
+:func:`gate_tls_handshakes` a sixth, item 7; items 8, 9 and 11 are methods of the
+WebSocket stream and the connection). Each change has a test that fails when
+Hypercorn changes under it (``tests/test_hypercorn_patches.py``), and the end-to-end
+tests check the behaviour from outside.
 
 1. **HTTP/1.1 only** (README, Security model). Hypercorn answers ``Upgrade: h2c`` with 101
    and switches the connection to HTTP/2 even over TLS with ALPN restricted to

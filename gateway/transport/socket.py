@@ -83,7 +83,7 @@ class SocketPolicy:
         limiter: RateLimiter,
         *,
         max_size: int,
-        ping_interval: float,
+        ping_interval: float | None,
         idle_timeout: float,
         close_timeout: float,
     ) -> None:
@@ -183,9 +183,9 @@ class ViewerSocket(asyncio.Protocol):
         self._connection_id: str | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._last_read = self._loop.time()
-        self._ping_timer: asyncio.TimerHandle | None = self._loop.call_later(
-            policy.ping_interval, self._ping
-        )
+        self._ping_timer: asyncio.TimerHandle | None = None
+        if policy.ping_interval is not None:
+            self._ping_timer = self._loop.call_later(policy.ping_interval, self._ping)
         self._idle_timer: asyncio.TimerHandle | None = self._loop.call_later(
             policy.idle_timeout, self._idle_check
         )
@@ -304,8 +304,12 @@ class ViewerSocket(asyncio.Protocol):
             return
         if event.message_finished:
             self._chunks = None
-            text = None if isinstance(event, BytesMessage) else "".join(chunks)
-            self._take(text)
+            self._finished(chunks, binary=isinstance(event, BytesMessage))
+
+    def _finished(self, chunks: list[Any], *, binary: bool) -> None:
+        """A whole message arrived: queue it for the protocol (binary as None: the
+        protocol ends the connection for it, whatever it says)."""
+        self._take(None if binary else "".join(chunks))
 
     def _fail(self, code: int) -> None:
         """Close with ``code`` now and tell the viewer; TCP follows the closing handshake."""
@@ -440,7 +444,9 @@ class ViewerSocket(asyncio.Protocol):
             return
         if not self._paused:
             self._write(PING_FRAME)
-        self._ping_timer = self._loop.call_later(self.policy.ping_interval, self._ping)
+        interval = self.policy.ping_interval
+        if interval is not None:
+            self._ping_timer = self._loop.call_later(interval, self._ping)
 
     def _idle_check(self) -> None:
         """Drop a connection from which nothing arrived for the idle timeout (§4.5)."""
