@@ -63,11 +63,11 @@ class EchoSocket(ViewerSocket):
 
     __slots__ = ()
 
-    def _finished(self, chunks: list[Any], *, binary: bool) -> None:
-        if binary:
-            self._write(self.ws.send(BytesMessage(data=b"".join(chunks))))
+    def _finished(self, message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            self._write(self.ws.send(BytesMessage(data=message)))
         else:
-            self._write(self.ws.send(TextMessage(data="".join(chunks))))
+            self._write(self.ws.send(TextMessage(data=message)))
 
 
 class EchoSockets:

@@ -236,9 +236,10 @@ async def _serve(
         await hub.wait_empty(DRAIN_SECONDS)
         if services.sockets is not None:
             # Viewer sockets the gateway serves itself (transport/socket.py) are not
-            # Hypercorn's to wait for: their closing handshakes end here, or at the
-            # close timeout, within the same budget.
-            await services.sockets.wait_closed(DRAIN_SECONDS - (loop.time() - started))
+            # Hypercorn's to wait for. Their close frames went out with the drain, and
+            # each closes when its client answers, or at the close timeout.
+            budget = max(DRAIN_SECONDS, settings.websocket.close_timeout_seconds + 0.5)
+            await services.sockets.wait_closed(budget - (loop.time() - started))
         log.info("drained", extra={"event": "drain_done", "viewers_left": hub.connections})
 
     config = config or hypercorn_config(settings)

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from wsproto.connection import Connection, ConnectionState
-from wsproto.events import BytesMessage, CloseConnection, Message, Ping
+from wsproto.events import CloseConnection, Message, Ping
 
 from .. import wire
 from ..errors import RateLimited
@@ -120,7 +121,6 @@ class ViewerSocket(asyncio.Protocol):
     """One viewer's WebSocket from the 101 on (see the module docstring)."""
 
     __slots__ = (
-        "_chunks",
         "_closed",
         "_closing",
         "_connection_id",
@@ -129,13 +129,15 @@ class ViewerSocket(asyncio.Protocol):
         "_failed",
         "_idle_timer",
         "_inbox",
+        "_inbox_full",
         "_inbox_task",
         "_last_read",
         "_loop",
+        "_message",
         "_paused",
         "_ping_timer",
-        "_reading_paused",
         "_size",
+        "_stalled",
         "_writer",
         "client_ip",
         "path",
@@ -172,13 +174,17 @@ class ViewerSocket(asyncio.Protocol):
         #: The transport's buffer is over its high-water mark.
         self._paused = False
         self._drained: asyncio.Future[None] | None = None
-        #: The message being received, in pieces, and its length so far.
-        self._chunks: list[Any] | None = None
+        #: A message arriving in fragments, and its length so far (characters for
+        #: text, bytes for binary, as Hypercorn counted them).
+        self._message: io.StringIO | bytearray | None = None
         self._size = 0
         #: Finished client messages not yet answered: text, or None for binary.
         self._inbox: deque[str | None] | None = None
         self._inbox_task: asyncio.Task[None] | None = None
-        self._reading_paused = False
+        #: The inbox holds INBOX_LIMIT messages: nothing more is read or parsed.
+        self._inbox_full = False
+        #: A pong was written to a full buffer: nothing more is read until it drains.
+        self._stalled = False
         self._writer: asyncio.Task[None] | None = None
         self._connection_id: str | None = None
         self._deadline: asyncio.TimerHandle | None = None
@@ -209,12 +215,14 @@ class ViewerSocket(asyncio.Protocol):
         if self._inbox:
             self._start_inbox()
 
-    def close(self, code: int, reason: str) -> None:
-        """Send a close frame with ``code`` (a refusal after the 101: no viewer yet)."""
+    def close(self, code: int, reason: str) -> bool:
+        """Send a close frame with ``code`` (a refusal after the 101, or a farewell);
+        False if the connection is closing or closed already."""
         if self._closed or self._closing:
-            return
+            return False
         self._write(self.ws.send(CloseConnection(code=code, reason=reason)))
         self._begin_closing()
+        return True
 
     def abort(self) -> None:
         """End the connection now, without a close frame."""
@@ -239,6 +247,9 @@ class ViewerSocket(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._paused = False
         self._wake_writer()
+        if self._stalled:
+            self._stalled = False
+            self._loop.call_soon(self._read_on)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -255,7 +266,7 @@ class ViewerSocket(asyncio.Protocol):
     # --- what the client sends ----------------------------------------------------------
 
     def _parse(self) -> None:
-        """Handle what wsproto holds, up to a full inbox (the rest waits there)."""
+        """Handle what wsproto holds while the socket may read (the rest waits there)."""
         try:
             self._handle_events()
         except Exception:
@@ -272,10 +283,39 @@ class ViewerSocket(asyncio.Protocol):
                 continue  # after our close frame: nothing but the client's close matters
             if isinstance(event, Message):
                 self._on_message(event)
-                if self._reading_paused:
-                    return  # the inbox is full: the rest stays unparsed until it drains
             elif isinstance(event, Ping):
                 self._write(ws.send(event.response()))
+                if self._paused:
+                    # Its pong joins a full buffer: the client does not read, and is not
+                    # read either until it does (as Hypercorn's read loop waited for the
+                    # drain), so its pings cannot pile pongs up in memory.
+                    self._stalled = True
+                    self._sync_reading()
+            if not self._may_read():
+                return  # the inbox is full, or the client owes a drain: the rest waits
+
+    def _may_read(self) -> bool:
+        """Whether to read and parse more: always while closing (for the client's close
+        frame), otherwise while the inbox has room and no pong waits on a full buffer."""
+        return self._closing or not (self._inbox_full or self._stalled)
+
+    def _sync_reading(self) -> None:
+        transport = self.transport
+        if transport is None or self._closed:
+            return
+        if self._may_read():
+            if not transport.is_reading():
+                transport.resume_reading()
+        elif transport.is_reading():
+            transport.pause_reading()
+
+    def _read_on(self) -> None:
+        """Room again (the inbox, the client's reading, or the close): handle what
+        wsproto kept, then read on unless that filled the room again."""
+        if self._closed or not self._may_read():
+            return
+        self._parse()
+        self._sync_reading()
 
     def _on_close_frame(self, event: CloseConnection) -> None:
         ws = self.ws
@@ -288,32 +328,54 @@ class ViewerSocket(asyncio.Protocol):
             self._write(ws.send(CloseConnection(code=event.code)))
             self._failed = event.code
         # Otherwise the client answered our close frame: the handshake is complete.
-        self._closing = True
+        # The transport closes once its buffer is out, within the close timeout; the
+        # viewer ends now (it stops counting, and the drain need not wait for it).
+        self._begin_closing()
         if self.transport is not None:
             self.transport.close()
+        if self.viewer is not None:
+            self.viewer.finish(ViewerProtocol.disconnected(self._failed))
 
     def _on_message(self, event: Message[Any]) -> None:
-        chunks = self._chunks
-        if chunks is None:
-            chunks = self._chunks = []
+        """Count a message as it arrives; a whole one goes to :meth:`_finished`.
+
+        Fragments are gathered in one buffer, as Hypercorn's ``WebsocketBuffer`` does, so
+        a flood of empty fragments costs nothing but the time to parse them.
+        """
+        data = event.data
+        message = self._message
+        if message is None:
             self._size = 0
-        chunks.append(event.data)
-        self._size += len(event.data)
+            if event.message_finished:  # one frame, the usual case
+                if len(data) > self.policy.max_size:
+                    self._fail(CLOSE_TOO_BIG)
+                else:
+                    self._finished(data if isinstance(data, str) else bytes(data))
+                return
+            message = self._message = io.StringIO() if isinstance(data, str) else bytearray()
+        self._size += len(data)
         if self._size > self.policy.max_size:
             self._fail(CLOSE_TOO_BIG)
             return
+        if isinstance(message, io.StringIO):
+            message.write(data)
+        else:
+            message += data
         if event.message_finished:
-            self._chunks = None
-            self._finished(chunks, binary=isinstance(event, BytesMessage))
+            self._message = None
+            if isinstance(message, io.StringIO):
+                self._finished(message.getvalue())
+            else:
+                self._finished(bytes(message))
 
-    def _finished(self, chunks: list[Any], *, binary: bool) -> None:
+    def _finished(self, message: str | bytes) -> None:
         """A whole message arrived: queue it for the protocol (binary as None: the
         protocol ends the connection for it, whatever it says)."""
-        self._take(None if binary else "".join(chunks))
+        self._take(None if isinstance(message, bytes) else message)
 
     def _fail(self, code: int) -> None:
         """Close with ``code`` now and tell the viewer; TCP follows the closing handshake."""
-        self._chunks = None
+        self._message = None
         self._write(self.ws.send(CloseConnection(code=code)))
         self._failed = code
         self._begin_closing()
@@ -325,9 +387,9 @@ class ViewerSocket(asyncio.Protocol):
         if inbox is None:
             inbox = self._inbox = deque()
         inbox.append(text)
-        if len(inbox) >= INBOX_LIMIT and not self._reading_paused and self.transport is not None:
-            self._reading_paused = True
-            self.transport.pause_reading()
+        if len(inbox) >= INBOX_LIMIT and not self._inbox_full:
+            self._inbox_full = True
+            self._sync_reading()
         if self.protocol is not None and self._inbox_task is None:
             self._start_inbox()
 
@@ -349,7 +411,8 @@ class ViewerSocket(asyncio.Protocol):
         try:
             while inbox:
                 text = inbox.popleft()
-                if self._reading_paused and len(inbox) < INBOX_LIMIT // 2:
+                if self._inbox_full and len(inbox) < INBOX_LIMIT // 2:
+                    self._inbox_full = False
                     self._read_on()
                 if viewer.done.done():
                     continue
@@ -373,16 +436,6 @@ class ViewerSocket(asyncio.Protocol):
             if not inbox:
                 self._inbox = None
 
-    def _read_on(self) -> None:
-        """The inbox has room again: handle what wsproto kept, then read on (unless
-        that filled the inbox again)."""
-        self._reading_paused = False
-        if self._closed:
-            return
-        self._parse()
-        if not self._reading_paused and self.transport is not None:
-            self.transport.resume_reading()
-
     # --- what the gateway sends -----------------------------------------------------
 
     def _write(self, data: bytes) -> None:
@@ -400,7 +453,10 @@ class ViewerSocket(asyncio.Protocol):
             or transport.get_write_buffer_size()
         ):
             return False
-        transport.write(frame)
+        try:
+            transport.write(frame)
+        except Exception:  # the hub delivers to other viewers next: never raise
+            return False
         return True
 
     def _start_writer(self) -> None:
@@ -460,9 +516,15 @@ class ViewerSocket(asyncio.Protocol):
         self._idle_timer = self._loop.call_later(left, self._idle_check)
 
     def _begin_closing(self) -> None:
+        """Our close frame is out (or the client's is in): drop unanswered messages,
+        arm the deadline, and read on for the client's close frame."""
         self._closing = True
+        self._inbox_full = False
+        if self._inbox is not None:
+            self._inbox.clear()  # the inbox task, if any, finds nothing more to answer
         if self._deadline is None and not self._closed:
             self._deadline = self._loop.call_later(self.policy.close_timeout, self.abort)
+            self._loop.call_soon(self._read_on)
 
     # --- the end -------------------------------------------------------------------
 
@@ -488,27 +550,34 @@ class ViewerSocket(asyncio.Protocol):
                     self.abort()
             elif farewell.code not in TRANSPORT_CLOSES and not self._closing:
                 await hub.leave(viewer)
-                await self._send_farewell(farewell)
+                code = await self._send_farewell(farewell)
         except Exception:
             log.exception("unhandled error", extra={"event": "unhandled_error"})
             self.abort()
         finally:
             viewer.finish(CLIENT_GONE)
             viewer.release()
+            # A cancelled task keeps its CancelledError, whose traceback holds this
+            # socket: a cycle, unless the socket lets go of its tasks.
+            self._writer = self._inbox_task = None
             self.viewer = None
             self.protocol = None
             with contextlib.suppress(Exception):
                 await hub.leave(viewer)
             log_close(viewer.session_id, code, self.client_ip, self.path)
 
-    async def _send_farewell(self, farewell: Farewell) -> None:
-        if farewell.final is not None and not self._closed:
+    async def _send_farewell(self, farewell: Farewell) -> int | None:
+        """Send the last message and the close frame; the close code that went out
+        (another one, or None, if the connection began to close meanwhile)."""
+        if farewell.final is not None and not (self._closing or self._closed):
             self._write(wire.text_frame(farewell.final))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(FINAL_SEND_SECONDS):
                     await self._drain()
         # The deadline closes TCP whether or not the close frame could leave.
-        self.close(farewell.code, farewell.reason)
+        if self.close(farewell.code, farewell.reason):
+            return farewell.code
+        return self._failed
 
 
 class DirectSend:
