@@ -52,6 +52,10 @@ INTERMEDIATE_CIPHERS = ":".join(
     ]
 )
 DRAIN_SECONDS = 4.0
+#: From SIGTERM, how long the drain waits for the viewer sockets' closing handshakes
+#: (the close timeout is 5 s at most, after a broker round trip); Hypercorn's own
+#: shutdown follows, all within SHUTDOWN_DEADLINE_SECONDS.
+SOCKETS_DRAIN_SECONDS = 7.0
 GRACEFUL_SECONDS = 4.0
 #: From SIGTERM to return, whatever the peers do (docs/security.md §3.9: exit 0 within 10 s).
 SHUTDOWN_DEADLINE_SECONDS = 9.0
@@ -236,10 +240,10 @@ async def _serve(
         await hub.wait_empty(DRAIN_SECONDS)
         if services.sockets is not None:
             # Viewer sockets the gateway serves itself (transport/socket.py) are not
-            # Hypercorn's to wait for. Their close frames went out with the drain, and
-            # each closes when its client answers, or at the close timeout.
-            budget = max(DRAIN_SECONDS, settings.websocket.close_timeout_seconds + 0.5)
-            await services.sockets.wait_closed(budget - (loop.time() - started))
+            # Hypercorn's to wait for. Each sends its close frame once its viewer has
+            # left the broker, and closes when its client answers or at the close
+            # timeout; whatever is left at SOCKETS_DRAIN_SECONDS is cut off with the rest.
+            await services.sockets.wait_closed(SOCKETS_DRAIN_SECONDS - (loop.time() - started))
         log.info("drained", extra={"event": "drain_done", "viewers_left": hub.connections})
 
     config = config or hypercorn_config(settings)

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import uvloop
 from wsproto.connection import Connection, ConnectionType
-from wsproto.events import CloseConnection, Ping, TextMessage
+from wsproto.events import CloseConnection, Ping, Pong, TextMessage
 
 from gateway.app import create_app
 from gateway.config import JWTKey, parse_settings
@@ -352,5 +352,29 @@ def test_a_farewell_is_not_written_after_a_close_that_came_first(run: Run) -> No
             client.send(close.response())
             assert await client.reader.read() == b""  # nothing after the close frame
             assert client.events == []
+
+    run(body())
+
+
+def test_a_flood_of_cheap_frames_is_handled_a_batch_per_turn_of_the_loop(run: Run) -> None:
+    """Empty pongs need no answer and count against no quota; 10,000 of them in one read
+    are handled FRAMES_PER_TURN at a time, reading paused in between, so the loop (and
+    every other viewer) gets its turn; the frames after them are still answered, in
+    order."""
+
+    async def body() -> None:
+        async with world() as w, adopted(w.policy) as (viewer_socket, client):
+            await serve(w, viewer_socket)
+            assert (await client.next_message())["type"] == "SESSION_INFO"
+            transport = viewer_socket.transport
+            assert transport is not None
+            flood = b"".join(client.ws.send(Pong()) for _ in range(10_000))
+            flood += client.ws.send(TextMessage(data=PING))
+            viewer_socket.data_received(flood)  # one read, as the transport would hand it
+            assert viewer_socket._busy
+            assert not transport.is_reading()
+            assert (await client.next_message())["type"] == "PONG"
+            assert not viewer_socket._busy
+            assert transport.is_reading()
 
     run(body())
