@@ -275,6 +275,17 @@ async def until(condition: Callable[[], bool]) -> None:
     raise AssertionError("the condition never held")
 
 
+async def accepted(scope: dict[str, Any], receive: Any, send: Any) -> bool:
+    """For the bare test apps: a WebSocket connect is accepted (True); anything else is
+    :func:`echo_socket`'s to serve (False)."""
+    if scope["type"] != "websocket":
+        await echo_socket(scope, receive, send)
+        return False
+    await receive()
+    await send({"type": "websocket.accept"})
+    return True
+
+
 def live(kind: type) -> int:
     return sum(1 for obj in gc.get_objects() if type(obj) is kind)
 
@@ -324,11 +335,8 @@ class FrameWriter:
         self.reports: asyncio.Queue[Any] = asyncio.Queue()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "websocket":
-            await echo_socket(scope, receive, send)
+        if not await accepted(scope, receive, send):
             return
-        await receive()
-        await send({"type": "websocket.accept"})
         write = scope["extensions"][WRITE_FRAME]
 
         async def send_text(text: str) -> bool:
@@ -632,11 +640,8 @@ class HandOver:
         self.adopted: asyncio.Queue[EchoProtocol | None] = asyncio.Queue()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "websocket":
-            await echo_socket(scope, receive, send)
+        if not await accepted(scope, receive, send):
             return
-        await receive()
-        await send({"type": "websocket.accept"})
         detach = scope["extensions"][DETACH]
         if self.wait_for_frame:
             queue = detach.__self__.app_put.__self__

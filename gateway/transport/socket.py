@@ -441,21 +441,9 @@ class ViewerSocket(asyncio.Protocol):
                     self._read_on()
                 if viewer.done.done():
                     continue
-                if text is None:
-                    viewer.finish(protocol.receive_bytes())
-                    continue
                 if self._connection_id is None:
                     self._connection_id = limiter.connection_id()
-                try:
-                    await limiter.hit(MESSAGES_RULE, self._connection_id)
-                    within_quota = True
-                except RateLimited:
-                    within_quota = False
-                answer = protocol.receive_text(text, within_quota=within_quota)
-                if isinstance(answer, Farewell):
-                    viewer.finish(answer)
-                else:
-                    viewer.reply(answer)
+                await answer(viewer, protocol, limiter, self._connection_id, text)
         finally:
             self._inbox_task = None
             if not inbox:
@@ -639,6 +627,31 @@ def task_ended(viewer: Viewer, task: asyncio.Task[None]) -> None:
             extra={"event": "ws_task_failed", "error": type(error).__name__},
         )
     viewer.finish(Farewell(CLOSE_INTERNAL_ERROR, "internal error"))
+
+
+async def answer(
+    viewer: Viewer,
+    protocol: ViewerProtocol,
+    limiter: RateLimiter,
+    connection: str,
+    text: str | None,
+) -> None:
+    """Answer one client message (None: a binary one) as the protocol says, counted
+    against ``ws_messages_per_connection`` for ``connection``: a reply, or the viewer's
+    farewell."""
+    if text is None:
+        viewer.finish(protocol.receive_bytes())
+        return
+    try:
+        await limiter.hit(MESSAGES_RULE, connection)
+        within_quota = True
+    except RateLimited:
+        within_quota = False
+    reply = protocol.receive_text(text, within_quota=within_quota)
+    if isinstance(reply, Farewell):
+        viewer.finish(reply)
+    else:
+        viewer.reply(reply)
 
 
 def _inbox_ended(viewer: Viewer, task: asyncio.Task[None]) -> None:

@@ -45,16 +45,16 @@ from urllib.parse import parse_qsl
 
 from wsproto.connection import Connection
 
-from ..errors import Forbidden, GatewayError, RateLimited, ShuttingDown
+from ..errors import Forbidden, GatewayError, ShuttingDown
 from ..hub import Farewell, Viewer
 from .problems import PROBLEM_JSON, problem_body
 from .protocol import CLIENT_GONE, TRANSPORT_CLOSES, ViewerProtocol
 from .socket import (
     CLOSE_INTERNAL_ERROR,
     FINAL_SEND_SECONDS,
-    MESSAGES_RULE,
     DirectSend,
     ViewerSocket,
+    answer,
     log_close,
     task_ended,
 )
@@ -335,19 +335,5 @@ class ViewerConnection:
             if event["type"] != "websocket.receive":  # websocket.disconnect
                 viewer.finish(protocol.disconnected(event.get("code")))
                 return
-            if viewer.done.done():
-                continue
-            text = event.get("text")
-            if text is None:
-                viewer.finish(protocol.receive_bytes())
-                continue
-            try:
-                await limiter.hit(MESSAGES_RULE, connection)
-                within_quota = True
-            except RateLimited:
-                within_quota = False
-            answer = protocol.receive_text(text, within_quota=within_quota)
-            if isinstance(answer, Farewell):
-                viewer.finish(answer)
-            else:
-                viewer.reply(answer)
+            if not viewer.done.done():
+                await answer(viewer, protocol, limiter, connection, event.get("text"))
