@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import os
 import time
 
 from quart import Response, g, request
@@ -26,31 +24,23 @@ from .broker import Broker, create_broker
 from .config import JWTKey, Settings, load_jwt_keys
 from .errors import HTTP11Only
 from .hub import Hub
-from .logs import redact_path, route_words
 from .metrics import Metrics
 from .ratelimit import RateLimiter, storage_for
 from .transport import problems
+from .transport.exchange import (
+    HSTS,
+    SECURITY_HEADERS_API,
+    SECURITY_HEADERS_PAGE,
+    AccessLog,
+    new_request_id,
+)
 from .transport.http import api
 from .transport.openapi import GatewayOpenAPIProvider
 from .transport.pages import build_page, viewer_pages
+from .transport.publish import PublishFront
 from .transport.socket import SocketPolicy
 from .transport.state import GatewayApp, Services
 from .transport.ws import ViewerSockets
-
-#: The pages' Content-Security-Policy: nothing but this origin, no inline script.
-PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' wss: ws:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-API_CSP = "default-src 'none'; frame-ancestors 'none'"
-#: The headers every HTTP answer carries unless it set its own (HSTS too, over HTTPS).
-_SECURITY_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
-    ("Cache-Control", "no-store"),
-)
-SECURITY_HEADERS_PAGE = (*_SECURITY_HEADERS, ("Content-Security-Policy", PAGE_CSP))
-SECURITY_HEADERS_API = (*_SECURITY_HEADERS, ("Content-Security-Policy", API_CSP))
 
 
 def create_app(
@@ -115,8 +105,17 @@ def create_app(
     app.register_blueprint(api)
     app.register_blueprint(viewer_pages(build_page(settings)))
     problems.register(app)
-    # Viewer sockets are plain ASGI in front of Quart (transport/ws.py: the hot path).
-    app.asgi_app = ViewerSockets(app.asgi_app, services)  # type: ignore[method-assign,assignment]
+    access_log = AccessLog(metrics)
+    # Viewer sockets and publishes are plain ASGI in front of Quart (transport/ws.py,
+    # transport/publish.py): the hot paths.
+    front = PublishFront(
+        app.asgi_app,
+        services,
+        access_log,
+        body_timeout=app.config["BODY_TIMEOUT"],
+        response_timeout=app.config["RESPONSE_TIMEOUT"],
+    )
+    app.asgi_app = ViewerSockets(front, services)  # type: ignore[method-assign,assignment]
     if settings.cors.allowed_origins:
         # The viewer socket is not a Quart route (transport/ws.py): its Origin rule is
         # docs/protocol.md §4's.
@@ -151,45 +150,29 @@ def create_app(
         syncing.clear()
         await hub.stop()
 
-    access = logging.getLogger("gateway.access")
-    # Metric labels and logged paths come from bounded sets whatever clients send
-    # (docs/security.md §5.1): methods outside these, and paths that match no route, get one value.
-    served_methods = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
-    path_words: frozenset[str] = frozenset()
-
     @app.before_serving
     async def _learn_routes() -> None:
-        nonlocal path_words
-        path_words = route_words(rule.rule for rule in app.url_map.iter_rules())
+        access_log.learn_routes(rule.rule for rule in app.url_map.iter_rules())
 
     @app.before_request
     async def _start_timer() -> None:
         g.started = time.perf_counter()
-        g.request_id = os.urandom(16).hex()
+        g.request_id = new_request_id()
         if request.http_version not in ("1.0", "1.1"):
             # HTTP/1.1 only (hypercorn_patches): `PRI * HTTP/2.0` reaches here as a request.
             raise HTTP11Only("this gateway speaks HTTP/1.1 only")
 
     @app.after_request
     async def _access_log(response: Response) -> Response:
-        # Only route words of the path are logged, never the query string (docs/security.md §5.2).
         response.headers["X-Request-ID"] = g.request_id
-        duration = time.perf_counter() - g.started
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        method = request.method if request.method in served_methods else "other"
-        metrics.request_seconds.labels(method, route, str(response.status_code)).observe(duration)
-        access.info(
-            "request",
-            extra={
-                "event": "http_request",
-                "request_id": g.request_id,
-                "method": method,
-                "route": route,
-                "path": redact_path(request.path, path_words),
-                "status": response.status_code,
-                "duration_ms": round(duration * 1000, 2),
-                "client_ip": request.remote_addr,
-            },
+        access_log.record(
+            request_id=g.request_id,
+            method=request.method,
+            route=request.url_rule.rule if request.url_rule is not None else "unmatched",
+            path=request.path,
+            status=response.status_code,
+            started=g.started,
+            client_ip=request.remote_addr,
         )
         return response
 
@@ -204,7 +187,7 @@ def create_app(
             if name.lower() not in present:
                 headers.add(name, value)
         if request.scheme == "https" and "strict-transport-security" not in present:
-            headers.add("Strict-Transport-Security", "max-age=63072000")
+            headers.add(*HSTS)
         return response
 
     return app

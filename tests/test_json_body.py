@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import BadRequest, InvalidJSON
-from gateway.transport.http import parse_json
+from gateway.transport.body import parse_json
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
 from typing import Any
 
 import orjson
@@ -13,18 +10,8 @@ from quart import Blueprint, Response, request
 from quart_schema import document_request, document_response
 
 from ..auth.apikeys import APIKey
-from ..broker import IdempotencyClaim, PublishOutcome
-from ..errors import (
-    BadRequest,
-    BrokerUnavailable,
-    InvalidJSON,
-    InvalidToken,
-    NotFound,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-)
+from ..errors import BrokerUnavailable, InvalidToken, NotFound, PayloadTooLarge
 from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from ..ratelimit import Quota
 from ..schemas import (
     ClearRequest,
     HealthResponse,
@@ -38,75 +25,17 @@ from ..schemas import (
     validate_body,
 )
 from ..wire import format_epoch
+from .body import JSON, NO_BODY, decode_json
+from .publish import Inbound, publish
 from .state import Services, services
 
 log = logging.getLogger("gateway.http")
-audit = logging.getLogger("gateway.audit")
 
 api = Blueprint("api", __name__)
-
-JSON = "application/json"
-#: What :func:`read_json` returns for an empty body (``null`` is a body).
-NO_BODY: Any = object()
-UTF8_BOM = b"\xef\xbb\xbf"
-
-
-class DuplicateMember(ValueError):
-    """Raised while parsing when one JSON object names a member twice."""
-
-
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise DuplicateMember
-    return obj
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError("number out of range")
-    return number
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_json(raw: bytes) -> Any:
-    """Parse a request body as I-JSON (RFC 7493); raise a 400 error otherwise.
-
-    Strict UTF-8 (no byte order mark, no encoded surrogates), no ``NaN``/``Infinity``,
-    no number that overflows a double, and no object naming a member twice: which of
-    two values would count is ambiguous, and two parsers may choose differently
-    (docs/protocol.md §9). A lone surrogate *escape* (``"\\ud800"``) is JSON grammar and parses;
-    the character rules of the field that holds it refuse it (422).
-    """
-    if raw.startswith(UTF8_BOM):
-        raise InvalidJSON("the body starts with a byte order mark")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidJSON("the body is not valid UTF-8") from None
-    try:
-        return json.loads(
-            text, object_pairs_hook=_object, parse_float=_finite, parse_constant=_no_constant
-        )
-    except DuplicateMember:
-        raise BadRequest("a JSON object in the body names one member twice") from None
-    except (ValueError, RecursionError):
-        # JSONDecodeError, an integer of over 4300 digits, an overflowing float, or
-        # nesting deeper than the parser's recursion limit.
-        raise InvalidJSON("the body is not valid JSON") from None
 
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status=status, content_type=JSON)
-
-
-def canonical_json(value: Any) -> bytes:
-    """UTF-8, sorted keys, no whitespace: what audit hashes and idempotency compare."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def client_ip() -> str:
@@ -126,7 +55,7 @@ def authenticate(svc: Services, scope: str) -> APIKey:
 async def read_json(svc: Services, *, required: bool) -> Any:
     """The parsed JSON body: 413 by size first, then 415 by type, then 400 if it does not parse.
 
-    An empty body is :data:`NO_BODY` when not ``required``.
+    An empty body is :data:`~gateway.transport.body.NO_BODY` when not ``required``.
     """
     limit = svc.settings.payload.max_body_bytes
     length = request.content_length
@@ -136,22 +65,7 @@ async def read_json(svc: Services, *, required: bool) -> Any:
     assert isinstance(raw, bytes)
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-    if not raw and not required:
-        return NO_BODY
-    mimetype = request.mimetype
-    charset = request.mimetype_params.get("charset", "utf-8").lower()
-    if mimetype != JSON or charset not in ("utf-8", "utf8"):
-        raise UnsupportedMediaType("send the body as application/json (UTF-8)")
-    return parse_json(raw)
-
-
-def idempotency_key() -> str | None:
-    value = request.headers.get("Idempotency-Key")
-    if value is None:
-        return None
-    if not 1 <= len(value) <= 128 or not all(" " <= ch <= "~" for ch in value):
-        raise BadRequest("Idempotency-Key must be 1-128 printable ASCII characters")
-    return value
+    return decode_json(raw, request.headers.get("Content-Type"), required=required)
 
 
 @api.post("/api/token/generate")
@@ -192,70 +106,13 @@ async def generate_token() -> Response:
 
 
 async def _publish(kind: str) -> Response:
+    """Quart's way to a publish: transport/publish.py's front serves the rest."""
     svc = services()
-    per_ip = svc.limiter.quota("payment_per_ip", client_ip())
-    untaken: tuple[Quota, ...] = (per_ip,)
-    if per_ip.refused_recently():
-        # Over its quota a moment ago: count this hit first, so that the 429 costs no
-        # body read, no parse and no key check, and tells nothing about the key.
-        await per_ip.take()
-        untaken = ()
-    try:
-        key = authenticate(svc, "payments:publish")
-        idem = idempotency_key()
-        body = await read_json(svc, required=True)
-        model = PaymentRequest if kind == "publish" else ClearRequest
-        request_model = validate_body(model, body, svc.settings.payload)
-        claims = svc.tokens.verify(request_model.token)
-    except Exception:
-        # A refused request counts too (a body werkzeug refused, 413 or 408, as well as
-        # ours); over the quota, 429 wins.
-        for quota in untaken:
-            await quota.take()
-        raise
-    session_id = claims.session_id
-    # The hub takes the quotas (429), over Redis in the publish script, which also
-    # checks the session's existence, expiry and owner (404, 410, 403): one round trip.
-    quotas = (*untaken, svc.limiter.quota("payment_per_token", session_id))
-    claim = None
-    if idem is not None:
-        scope = hashlib.sha256(orjson.dumps(["idem", key.id, session_id, idem])).hexdigest()
-        claim = IdempotencyClaim(scope, hashlib.sha256(canonical_json(body)).hexdigest())
-
-    if isinstance(request_model, PaymentRequest):
-        payload: dict[str, Any] | None = request_model.data.broadcast()
-        # The audit hash covers the validated request data; `payee` is derived from it.
-        audited: Any = request_model.data.model_dump(exclude_none=True)
-        reason = ""
-    else:
-        payload, reason = None, request_model.reason
-        audited = {"reason": reason}
-    event = {
-        "event": kind,
-        "key_id": key.id,
-        "session_id": session_id,
-        "payload_sha256": hashlib.sha256(canonical_json(audited)).hexdigest(),
-        "client_ip": client_ip(),
-    }
-
-    def settled(outcome: PublishOutcome | None) -> None:
-        """The late answer to a publish that got 503: audit it if it was broadcast."""
-        if outcome is None:
-            log.info(kind + " not broadcast", extra={**event, "event": kind + "_not_broadcast"})
-        else:
-            extra = {**event, "seq": outcome.seq, "delivered": outcome.delivered}
-            audit.info(kind, extra={**extra, "outcome": "confirmed_late"})
-
-    outcome = await svc.hub.publish(
-        session_id, key.id, payload, reason, idempotency=claim, on_settled=settled, quotas=quotas
-    )
-    answer = PublishResponse(sessionId=session_id, delivered=outcome.delivered, seq=outcome.seq)
-    response = Response(orjson.dumps(answer.model_dump()), status=200, content_type=JSON)
-    if outcome.replayed:
-        # The first request broadcast it and wrote its audit event; nothing happened now.
+    inbound = Inbound(client_ip(), request.headers.get, lambda: read_json(svc, required=True))
+    published = await publish(svc, kind, inbound)
+    response = Response(published.body, status=200, content_type=JSON)
+    if published.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-        return response
-    audit.info(kind, extra={**event, "seq": outcome.seq, "delivered": outcome.delivered})
     return response
 
 
