@@ -143,6 +143,11 @@ def configure(level: str = "INFO", fmt: str = "json", *, worker: int | None = No
     handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
     if worker is not None:
         handler.addFilter(WorkerFilter(worker))
+    # No line shows the caller's file, line, thread or process (a worker is tagged by
+    # WorkerFilter): do not collect them for every record (the logging HOWTO's
+    # "Optimization"; two records per publish).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
