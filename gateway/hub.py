@@ -253,6 +253,9 @@ class Hub:
         self.published = 0
         self.delivered = 0
         self.slow_consumers = 0
+        #: Viewer connections the server kept after their 101, not handed over to the
+        #: gateway's socket (transport/ws.py): served the slower way, over ASGI.
+        self.sockets_kept = 0
         self.last_session_count = 0
         self._viewers: dict[str, set[Viewer]] = {}
         self._empty = asyncio.Event()

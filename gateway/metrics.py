@@ -43,6 +43,9 @@ HELP = {
     "gateway_publishes": "Publishes and clears broadcast",
     "gateway_deliveries": "Messages handed to viewers by publishes",
     "gateway_slow_consumers": "Viewers closed with 4408 because their queue overflowed",
+    "gateway_viewer_sockets_kept": (
+        "Viewer connections the server kept after the 101 instead of handing them over"
+    ),
     "gateway_rate_limited": "Requests and messages refused by a rate limit",
     "gateway_tls_handshakes_in_progress": "TLS handshakes accepted and not yet finished",
     "gateway_tls_handshakes_failed": "TLS handshakes that ended without a session",
@@ -79,6 +82,11 @@ class GatewayCollector(Collector):
         )
         yield CounterMetricFamily(
             "gateway_slow_consumers", HELP["gateway_slow_consumers"], value=hub.slow_consumers
+        )
+        yield CounterMetricFamily(
+            "gateway_viewer_sockets_kept",
+            HELP["gateway_viewer_sockets_kept"],
+            value=hub.sockets_kept,
         )
         rejected = CounterMetricFamily(
             "gateway_rate_limited", HELP["gateway_rate_limited"], labels=["rule"]
@@ -129,6 +137,7 @@ class SharedCounts:
                 "gateway_publishes",
                 "gateway_deliveries",
                 "gateway_slow_consumers",
+                "gateway_viewer_sockets_kept",
                 "gateway_tls_handshakes_failed",
             )
         }
@@ -145,6 +154,7 @@ class SharedCounts:
             "gateway_publishes": hub.published,
             "gateway_deliveries": hub.delivered,
             "gateway_slow_consumers": hub.slow_consumers,
+            "gateway_viewer_sockets_kept": hub.sockets_kept,
             "gateway_tls_handshakes_failed": accept.counts.failed,
         }
         for name, value in now.items():

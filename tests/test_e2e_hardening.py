@@ -136,6 +136,7 @@ async def test_metrics_need_stats_scope(client: httpx.AsyncClient, gateway: Gate
         "gateway_publishes_total",
         "gateway_deliveries_total",
         "gateway_slow_consumers_total",
+        "gateway_viewer_sockets_kept_total",
         'gateway_rate_limited_total{rule="payment_per_token"}',
         "gateway_tls_handshakes_in_progress",
         "gateway_tls_handshakes_failed_total",

@@ -616,6 +616,24 @@ async def test_frames_after_the_close_are_drained_and_tcp_is_released(
         await no_viewers_left(client, token, "the 1003")
 
 
+async def test_every_viewer_of_a_well_behaved_client_is_handed_over(
+    start_gateway: StartGateway,
+) -> None:
+    """A client that waits for the 101 before it speaks, as RFC 6455 §4.1 requires, is
+    handed over to the gateway's socket (hypercorn_patches item 11): the count of
+    viewers Hypercorn had to keep stays 0, and it is exported."""
+    gw = start(start_gateway, {})
+    async with gw.client() as client:
+        session = await client.new_session()
+        for _ in range(3):
+            async with viewer(gw, session["token"]) as ws:
+                await receive_info(ws)
+                await ws.send(json.dumps({"type": "PING"}))
+                assert (await receive(ws))["type"] == "PONG"
+        response = await client.get("/metrics", headers={"X-API-Key": gw.key("stats")})
+    assert "\ngateway_viewer_sockets_kept_total 0.0\n" in response.text
+
+
 async def test_slow_consumer_is_closed_4408_and_others_get_everything(
     start_gateway: StartGateway,
 ) -> None:

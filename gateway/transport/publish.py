@@ -168,7 +168,7 @@ class PublishFront:
         self.body_timeout = body_timeout
         self.response_timeout = response_timeout
         self.cors = bool(svc.settings.cors.allowed_origins)
-        #: The headers every answer of the front carries (docs/security.md §5.3).
+        #: The headers every answer of the front carries (docs/protocol.md §2.1).
         common = [(n.lower().encode(), v.encode()) for n, v in SECURITY_HEADERS_API]
         if self.cors:
             # quart-cors varies every answer it could have given otherwise by Origin.

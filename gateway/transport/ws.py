@@ -205,6 +205,8 @@ class ViewerConnection:
             return ViewerSocket(transport, ws, policy, client_ip=client_ip, path=path)
 
         socket: ViewerSocket | None = detach(adopt)
+        if socket is None:
+            self.svc.hub.sockets_kept += 1
         return socket
 
     def _header(self, name: bytes) -> str | None:
