@@ -188,6 +188,10 @@ def create_app(
                 headers.add(name, value)
         if request.scheme == "https" and "strict-transport-security" not in present:
             headers.add(*HSTS)
+        if "Transfer-Encoding" in request.headers and "Content-Length" in request.headers:
+            # RFC 9112 §6.1: a request framed both ways leaves the connection unfit for
+            # another (h11 reads the chunks; an intermediary may have read the length).
+            headers["Connection"] = "close"
         return response
 
     return app

@@ -22,6 +22,8 @@ import orjson
 import pytest
 
 from gateway.app import create_app
+from gateway.broker import Broker
+from gateway.broker.memory import MemoryBroker
 from gateway.config import JWTKey, parse_settings
 from gateway.transport.publish import PublishFront
 from gateway.transport.state import GatewayApp
@@ -81,8 +83,10 @@ def settings_doc(**extra: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def started(**extra: Any) -> AsyncIterator[GatewayApp]:
-    app = create_app(parse_settings(settings_doc(**extra)), (JWTKey(kid="k", secret=b"k" * 32),))
+async def started(broker: Broker | None = None, **extra: Any) -> AsyncIterator[GatewayApp]:
+    app = create_app(
+        parse_settings(settings_doc(**extra)), (JWTKey(kid="k", secret=b"k" * 32),), broker=broker
+    )
     await app.startup()
     try:
         yield app
@@ -254,6 +258,24 @@ CASES: dict[str, Callable[[str], list[Sent]]] = {
         post(publishing(t), JSON, chunks=2),
     ],
     "a body that stops arriving": lambda t: [post(publishing(t), stall_after=10)],
+    "refusals after a chunked body was read keep the connection": lambda t: [
+        post({"token": 1}, chunks=2),
+        post(publishing("not.a.token"), chunks=2),
+    ],
+    "a body framed both ways is read as chunks, and the connection closes (RFC 9112 6.1)": (
+        lambda t: [
+            post(publishing(t), {**AUTH, "Content-Length": "999999"}, chunks=2),
+            post(publishing(t), {**JSON, "Content-Length": "10"}, chunks=2),
+        ]
+    ),
+    "clients gone mid-body get no answer, and only one refused before it is counted": (
+        lambda t: [
+            post(publishing(t), JSON, hang_up_after=20),
+            post(publishing(t), hang_up_after=20),
+            post(publishing(t)),
+            post(publishing(t)),
+        ]
+    ),
     "over plain HTTP, no HSTS": lambda t: [
         post(publishing(t), scheme="http"),
         post(publishing(t), JSON, scheme="http"),
@@ -270,17 +292,32 @@ EXPECTED = {
     "an early refusal with a body sent in chunks closes the connection": "401c",
     "a body that stops arriving": "408c",
     "over plain HTTP, no HSTS": "200 401",
+    "refusals after a chunked body was read keep the connection": "422 401",
+    "a body framed both ways is read as chunks, and the connection closes (RFC 9112 6.1)": (
+        "200c 401c"
+    ),
+    # payment_per_ip at 2/minute (below): the one with a key is not counted; the one
+    # without was refused (401) before it hung up, and is: one hit is left.
+    "clients gone mid-body get no answer, and only one refused before it is counted": (
+        "- - 200 429"
+    ),
 }
 
 
 @pytest.mark.parametrize("case", CASES)
 async def test_the_front_answers_as_quart_does(case: str) -> None:
     steps = CASES[case]
-    front = await answers("front", steps)
-    same(front, await answers("quart", steps))
-    got = [f"{a.status}{'c' if a.headers.get('connection') == 'close' else ''}" for a in front]
+    limits = {"rate_limits": {"payment_per_ip": "2/minute"}} if "is counted" in case else {}
+    front = await answers("front", steps, **limits)
+    same(front, await answers("quart", steps, **limits))
+    got = [
+        "-" if a is None else f"{a.status}{'c' if a.headers.get('connection') == 'close' else ''}"
+        for a in front
+    ]
     assert " ".join(got) == EXPECTED[case]
     for answer in front:
+        if answer is None:
+            continue
         hsts = "strict-transport-security" in answer.headers
         assert hsts == (case != "over plain HTTP, no HSTS")
         assert (
@@ -377,5 +414,84 @@ async def test_the_access_line_and_metric_are_quarts(caplog: pytest.LogCaptureFi
         if s.name.endswith("_count")
     }
     assert counted[("POST", "/api/payment", "200")] == 1
+    (audit,) = [r for r in caplog.records if r.name == "gateway.audit"]
+    assert audit.seq == 1  # type: ignore[attr-defined]
+
+
+class HeldBroker(MemoryBroker):
+    """The memory broker with each publish held until the test lets it go: the moment
+    between a client's hang-up and the broker's answer, made deterministic."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def publish(self, *args: Any, **kw: Any) -> Any:
+        self.entered.set()
+        await self.release.wait()
+        return await super().publish(*args, **kw)
+
+
+@pytest.mark.parametrize("route", ["front", "quart"])
+async def test_a_publish_whose_body_arrived_is_carried_out_when_its_client_hangs_up(
+    route: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """docs/protocol.md §2.9, on both ways in: the front, and Quart (which serves a
+    publish with an Origin when [cors] is set, and cancels a handler whose client goes)."""
+    broker = HeldBroker()
+    async with started(broker, cors={"allowed_origins": [ORIGIN]}) as app:
+        t = await token(app)
+        raw = orjson.dumps(publishing(t))
+        headers = [(b"content-type", b"application/json"), (b"x-api-key", KEY.encode())]
+        headers += [(b"content-length", str(len(raw)).encode())]
+        if route == "quart":
+            headers.append((b"origin", ORIGIN.encode()))
+        hung_up = asyncio.Event()
+        messages = [{"type": "http.request", "body": raw, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop(0)
+            await hung_up.wait()
+            return {"type": "http.disconnect"}
+
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "https",
+            "path": "/api/payment",
+            "raw_path": b"/api/payment",
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.7", 50000),
+            "server": ("127.0.0.1", 8443),
+            "extensions": {},
+        }
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            request = asyncio.create_task(front_of(app)(scope, receive, send))
+            await asyncio.wait_for(broker.entered.wait(), 10)
+            hung_up.set()
+            if route == "quart":
+                # Quart's reader sees the hang-up and cancels the handler, mid-publish.
+                await asyncio.wait_for(request, 10)
+                assert sent == []
+            broker.release.set()
+            await asyncio.wait_for(request, 10)
+            for _ in range(100):  # the shielded publish finishes on its own
+                if any(r.name == "gateway.audit" for r in caplog.records):
+                    break
+                await asyncio.sleep(0.01)
+        info = await app.services.hub.session(app.services.tokens.verify(t).session_id)
+    assert info.data is not None  # broadcast and stored
     (audit,) = [r for r in caplog.records if r.name == "gateway.audit"]
     assert audit.seq == 1  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import orjson
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, g, request
 from quart_schema import document_request, document_response
 
 from ..auth.apikeys import APIKey
@@ -63,6 +63,7 @@ async def read_json(svc: Services, *, required: bool) -> Any:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     raw = await request.get_data(as_text=False)
     assert isinstance(raw, bytes)
+    g.body_read = True  # an early answer after this need not wait for it (problems.py)
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     return decode_json(raw, request.headers.get("Content-Type"), required=required)
@@ -108,7 +109,9 @@ async def generate_token() -> Response:
 async def _publish(kind: str) -> Response:
     """Quart's way to a publish: transport/publish.py's front serves the rest."""
     svc = services()
-    inbound = Inbound(client_ip(), request.headers.get, lambda: read_json(svc, required=True))
+    inbound = Inbound(
+        client_ip(), request.headers.get, lambda: read_json(svc, required=True), cancellable=True
+    )
     published = await publish(svc, kind, inbound)
     response = Response(published.body, status=200, content_type=JSON)
     if published.replayed:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 import orjson
-from quart import Quart, Response, current_app, has_request_context, request
+from quart import Quart, Response, current_app, g, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import (
@@ -64,6 +64,8 @@ async def settle_body() -> bool:
     """
     if not has_request_context() or request.method not in ("POST", "PUT", "PATCH"):
         return True
+    if g.get("body_read", False):
+        return True  # read to its end by the handler, whatever its framing
     length = request.content_length
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if length is None or limit is None or length > limit:
@@ -90,13 +92,19 @@ def register(app: Quart) -> None:
 
     @app.errorhandler(GatewayError)
     async def _gateway_error(error: GatewayError) -> Response:
-        return _early_answer(error, await settle_body())
+        return _early_answer(error, await _settled(error))
 
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:
-        return _early_answer(_from_http_exception(error), await settle_body())
+        gateway_error = _from_http_exception(error)
+        return _early_answer(gateway_error, await _settled(gateway_error))
 
     @app.errorhandler(Exception)
     async def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error", extra={"event": "unhandled_error"})
-        return problem_response(GatewayError("an internal error occurred"))
+        return _early_answer(GatewayError("an internal error occurred"), await settle_body())
+
+
+async def _settled(error: GatewayError) -> bool:
+    """A body that did not arrive in time (408) is not waited for again."""
+    return False if isinstance(error, RequestTimeout) else await settle_body()

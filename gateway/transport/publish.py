@@ -52,6 +52,11 @@ ASGIApp = Callable[..., Awaitable[None]]
 ROUTES = {"/api/payment": "publish", "/api/payment/clear": "clear"}
 
 
+class ClientGone(Exception):
+    """Raised when the client hung up before its request body had all arrived: no one
+    to answer, and, as when Quart's handler is cancelled, nothing counted or logged."""
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """What a publish reads from its request, whichever front parsed it."""
@@ -61,6 +66,8 @@ class Inbound:
     header: Callable[[str], str | None]
     #: The body as JSON: 413 by size, then 415 by type, then 400 if it does not parse.
     read_json: Callable[[], Awaitable[Any]]
+    #: Whether the server cancels the handler when the client hangs up (Quart does).
+    cancellable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,8 @@ async def publish(svc: Services, kind: str, inbound: Inbound) -> Published:
         model = PaymentRequest if kind == "publish" else ClearRequest
         request_model = validate_body(model, body, svc.settings.payload)
         claims = svc.tokens.verify(request_model.token)
+    except ClientGone:
+        raise
     except Exception:
         # A refused request counts too (a body refused by size or time, 413 or 408, as
         # well as the rest); over the quota, 429 wins.
@@ -127,22 +136,30 @@ async def publish(svc: Services, kind: str, inbound: Inbound) -> Published:
             extra = {**event, "seq": outcome.seq, "delivered": outcome.delivered}
             audit.info(kind, extra={**extra, "outcome": "confirmed_late"})
 
-    outcome = await svc.hub.publish(
-        session_id, key.id, payload, reason, idempotency=claim, on_settled=settled, quotas=quotas
-    )
+    async def carry_out() -> PublishOutcome:
+        outcome = await svc.hub.publish(
+            session_id,
+            key.id,
+            payload,
+            reason,
+            idempotency=claim,
+            on_settled=settled,
+            quotas=quotas,
+        )
+        if not outcome.replayed:
+            # A replay wrote nothing: the first request broadcast it and wrote its audit event.
+            audit.info(kind, extra={**event, "seq": outcome.seq, "delivered": outcome.delivered})
+        return outcome
+
+    # The body has all arrived: the publish is carried out whether or not its client
+    # stays for the answer (docs/protocol.md §2.9). Quart cancels a handler whose client
+    # hangs up, so there it runs shielded; the front is not cancelled.
+    outcome = await (asyncio.shield(carry_out()) if inbound.cancellable else carry_out())
     answer = PublishResponse(sessionId=session_id, delivered=outcome.delivered, seq=outcome.seq)
-    published = Published(orjson.dumps(answer.model_dump()), outcome.replayed)
-    if not outcome.replayed:
-        # A replay wrote nothing: the first request broadcast it and wrote its audit event.
-        audit.info(kind, extra={**event, "seq": outcome.seq, "delivered": outcome.delivered})
-    return published
+    return Published(orjson.dumps(answer.model_dump()), outcome.replayed)
 
 
 # ------------------------------------------------------------------- the front
-
-
-class ClientGone(Exception):
-    """Raised when the client hung up before its request body had all arrived."""
 
 
 class PublishFront:
@@ -182,7 +199,7 @@ class PublishFront:
             if scope["type"] == "http" and scope["method"] == "POST"
             else None
         )
-        if kind is None or scope["http_version"] not in ("1.0", "1.1"):
+        if kind is None or scope["http_version"] not in ("1.0", "1.1") or scope.get("root_path"):
             await self.app(scope, receive, send)
             return
         exchange = PublishExchange(self, scope, receive, send)
@@ -213,7 +230,7 @@ class PublishExchange:
         self.send = send
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
-            headers.setdefault(name, value)  # the first of a repeated header, as werkzeug
+            headers.setdefault(name.lower(), value)  # the first of a repeated one, as werkzeug
         self.headers = headers
         self.body_started = self.body_done = False
         self.request_id = new_request_id()
@@ -222,7 +239,15 @@ class PublishExchange:
         value = self.headers.get(name.encode())
         return None if value is None else value.decode("latin-1")
 
+    @property
+    def framed_twice(self) -> bool:
+        """Both Content-Length and Transfer-Encoding (h11 reads the chunks)."""
+        return b"transfer-encoding" in self.headers and b"content-length" in self.headers
+
     def content_length(self) -> int | None:
+        """The declared length, as werkzeug reads it: none when the body is chunked."""
+        if b"transfer-encoding" in self.headers:
+            return None
         value = self.headers.get(b"content-length")
         try:
             return None if value is None else max(0, int(value))
@@ -241,6 +266,9 @@ class PublishExchange:
         except ClientGone:
             return  # no one to answer; as when Quart's handler is cancelled, no access line
         except Exception as exc:
+            settled = await self.settle()
+            if settled is None:
+                return  # gone while its body was still arriving: as above
             if isinstance(exc, GatewayError):
                 error = exc
             else:
@@ -250,7 +278,7 @@ class PublishExchange:
             extra = [(n.lower().encode(), v.encode()) for n, v in error.headers().items()]
             # The body not read to its end leaves the connection unfit for another
             # request: say so, rather than let a keep-alive client find it closed.
-            close = isinstance(error, PayloadTooLarge) or not await self.settle()
+            close = isinstance(error, PayloadTooLarge) or not settled
         else:
             status, content_type, body = 200, JSON, published.body
             if published.replayed:
@@ -263,7 +291,7 @@ class PublishExchange:
             *(front.headers_https if self.scope["scheme"] == "https" else front.headers_http),
             (b"x-request-id", self.request_id.encode()),
         ]
-        if close:
+        if close or self.framed_twice:  # RFC 9112 §6.1 for the second
             headers.append((b"connection", b"close"))
         front.access_log.record(
             request_id=self.request_id,
@@ -310,8 +338,11 @@ class PublishExchange:
         self.body_done = True
         return bytes(body)
 
-    async def settle(self) -> bool:
-        """Receive the rest of a small body before an early answer (problems.settle_body)."""
+    async def settle(self) -> bool | None:
+        """Receive the rest of a small body before an early answer (problems.settle_body).
+
+        None when the client hung up meanwhile: there is no one to answer.
+        """
         if self.body_done:
             return True
         if self.body_started:
@@ -324,7 +355,7 @@ class PublishExchange:
                 while True:
                     message = await self.receive()
                     if message["type"] != "http.request":
-                        return False
+                        return None
                     if not message.get("more_body", False):
                         return True
         except TimeoutError:
