@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from .gatewayproc import Gateway, GatewayClient, payment
@@ -68,6 +69,15 @@ class Connection:
             await self.writer.wait_closed()
 
 
+@contextlib.asynccontextmanager
+async def connected(gw: Gateway) -> AsyncIterator[Connection]:
+    conn = await Connection.open(gw)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 def body_for(token: str, amount: int = 300000) -> bytes:
     return json.dumps({"token": token, "data": payment(amount)}).encode()
 
@@ -77,8 +87,7 @@ async def test_keep_alive_carries_on_after_a_refusal_whose_body_was_read(
 ) -> None:
     session = await client.new_session()
     body = body_for(session["token"])
-    conn = await Connection.open(gateway)
-    try:
+    async with connected(gateway) as conn:
         await conn.send(conn.head(gateway, len(body), key="gw_nobody") + body)
         status, headers, problem = await conn.answer()
         assert (status, problem["status"]) == (401, 401)
@@ -87,8 +96,6 @@ async def test_keep_alive_carries_on_after_a_refusal_whose_body_was_read(
         status, headers, answer = await conn.answer()
         assert (status, answer["seq"]) == (200, 1)
         assert headers["strict-transport-security"] == "max-age=63072000"
-    finally:
-        await conn.close()
 
 
 async def test_a_refusal_before_a_chunked_body_closes_the_connection(
@@ -96,25 +103,19 @@ async def test_a_refusal_before_a_chunked_body_closes_the_connection(
 ) -> None:
     session = await client.new_session()
     body = body_for(session["token"])
-    conn = await Connection.open(gateway)
-    try:
+    async with connected(gateway) as conn:
         await conn.send(conn.head(gateway, None, key="gw_nobody") + f"{len(body):x}\r\n".encode())
         status, headers, _ = await conn.answer()
         assert (status, headers["connection"]) == (401, "close")
         assert await conn.closed()
-    finally:
-        await conn.close()
 
 
 async def test_a_body_over_the_limit_is_413_and_closes(gateway: Gateway) -> None:
-    conn = await Connection.open(gateway)
-    try:
+    async with connected(gateway) as conn:
         await conn.send(conn.head(gateway, 10**9))  # announced; not one byte of it sent
         status, headers, problem = await conn.answer()
         assert (status, headers["connection"], problem["status"]) == (413, "close", 413)
         assert await conn.closed()
-    finally:
-        await conn.close()
 
 
 async def test_a_client_gone_after_its_body_still_publishes(
@@ -153,12 +154,9 @@ async def test_a_client_gone_mid_body_publishes_nothing(
 async def test_http_1_0_is_served_and_closed(gateway: Gateway, client: GatewayClient) -> None:
     session = await client.new_session()
     body = body_for(session["token"])
-    conn = await Connection.open(gateway)
-    try:
+    async with connected(gateway) as conn:
         head = conn.head(gateway, len(body)).replace(b"HTTP/1.1", b"HTTP/1.0", 1)
         await conn.send(head + body)
         status, _, answer = await conn.answer()
         assert (status, answer["seq"]) == (200, 1)
         assert await conn.closed()
-    finally:
-        await conn.close()

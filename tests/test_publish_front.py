@@ -100,6 +100,27 @@ def front_of(app: GatewayApp) -> PublishFront:
     return front
 
 
+def http_scope(
+    method: str, path: str, headers: list[tuple[bytes, bytes]], *, scheme: str = "https"
+) -> dict[str, Any]:
+    """An HTTP/1.1 request's ASGI scope, as Hypercorn gives it, from a client 127.0.0.7."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": scheme,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.7", 50000),
+        "server": ("127.0.0.1", 8443),
+        "extensions": {},
+    }
+
+
 async def call(asgi: Callable[..., Any], sent: Sent) -> Answer | None:
     """Drive ``asgi`` with ``sent``; None when no answer was given."""
     raw = sent.body if isinstance(sent.body, bytes) else orjson.dumps(sent.body)
@@ -123,21 +144,7 @@ async def call(asgi: Callable[..., Any], sent: Sent) -> Answer | None:
     ]
     if sent.hang_up_after is not None:
         messages.append({"type": "http.disconnect"})
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": sent.method,
-        "scheme": sent.scheme,
-        "path": sent.path,
-        "raw_path": sent.path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.7", 50000),
-        "server": ("127.0.0.1", 8443),
-        "extensions": {},
-    }
+    scope = http_scope(sent.method, sent.path, headers, scheme=sent.scheme)
 
     async def receive() -> dict[str, Any]:
         if messages:
@@ -461,21 +468,7 @@ async def test_a_publish_whose_body_arrived_is_carried_out_when_its_client_hangs
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "https",
-            "path": "/api/payment",
-            "raw_path": b"/api/payment",
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.7", 50000),
-            "server": ("127.0.0.1", 8443),
-            "extensions": {},
-        }
+        scope = http_scope("POST", "/api/payment", headers)
         caplog.clear()
         with caplog.at_level(logging.INFO):
             request = asyncio.create_task(front_of(app)(scope, receive, send))
