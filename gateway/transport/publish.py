@@ -24,7 +24,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,16 +37,10 @@ from ..schemas import ClearRequest, PaymentRequest, PublishResponse, validate_bo
 from .body import JSON, canonical_json, decode_json, idempotency_key
 from .exchange import HSTS, SECURITY_HEADERS_API, AccessLog, new_request_id
 from .problems import PROBLEM_JSON, SETTLE_SECONDS, problem_body
-from .state import Services
+from .state import ASGIApp, Receive, Scope, Send, Services
 
 log = logging.getLogger("gateway.http")
 audit = logging.getLogger("gateway.audit")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[..., Awaitable[None]]
 
 #: The routes :class:`PublishFront` serves, and what each one publishes.
 ROUTES = {"/api/payment": "publish", "/api/payment/clear": "clear"}

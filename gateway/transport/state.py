@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from hypercorn.typing import ASGISendCallable
 from quart import Quart, Request, Response, current_app
@@ -23,6 +24,14 @@ from ..hub import Hub
 from ..metrics import Metrics
 from ..ratelimit import RateLimiter
 from .socket import SocketPolicy
+
+#: ASGI as the fronts before Quart see it (transport/ws.py, transport/publish.py).
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+#: Quart's ``asgi_app``, typed by its own (stricter) ASGI TypedDicts.
+ASGIApp = Callable[..., Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)

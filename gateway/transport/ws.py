@@ -39,8 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 from urllib.parse import parse_qsl
 
 from wsproto.connection import Connection
@@ -58,16 +56,9 @@ from .socket import (
     log_close,
     task_ended,
 )
-from .state import Services
+from .state import ASGIApp, Receive, Scope, Send, Services
 
 log = logging.getLogger("gateway.ws")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-#: Quart's ``asgi_app``, typed by its own (stricter) ASGI TypedDicts.
-ASGIApp = Callable[..., Awaitable[None]]
 
 #: docs/protocol.md §4: the token's ``wsUrl`` names ``/``; ``/ws`` is accepted too.
 VIEWER_PATHS = frozenset({"/", "/ws"})
