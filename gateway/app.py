@@ -29,6 +29,7 @@ from .ratelimit import RateLimiter, storage_for
 from .transport import problems
 from .transport.exchange import (
     HSTS,
+    HTTP1,
     SECURITY_HEADERS_API,
     SECURITY_HEADERS_PAGE,
     AccessLog,
@@ -158,7 +159,7 @@ def create_app(
     async def _start_timer() -> None:
         g.started = time.perf_counter()
         g.request_id = new_request_id()
-        if request.http_version not in ("1.0", "1.1"):
+        if request.http_version not in HTTP1:
             # HTTP/1.1 only (hypercorn_patches): `PRI * HTTP/2.0` reaches here as a request.
             raise HTTP11Only("this gateway speaks HTTP/1.1 only")
 

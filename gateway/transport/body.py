@@ -16,7 +16,7 @@ from werkzeug.http import parse_options_header
 from ..errors import BadRequest, InvalidJSON, UnsupportedMediaType
 
 JSON = "application/json"
-#: What :func:`read_json` returns for an empty body (``null`` is a body).
+#: What :func:`decode_json` returns for an empty body (``null`` is a body).
 NO_BODY: Any = object()
 UTF8_BOM = b"\xef\xbb\xbf"
 

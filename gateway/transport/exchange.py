@@ -33,6 +33,8 @@ _SECURITY_HEADERS = (
 SECURITY_HEADERS_PAGE = (*_SECURITY_HEADERS, ("Content-Security-Policy", PAGE_CSP))
 SECURITY_HEADERS_API = (*_SECURITY_HEADERS, ("Content-Security-Policy", API_CSP))
 SERVED_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
+#: The HTTP versions served (docs/protocol.md §2.1: HTTP/1.1 only, and 1.0).
+HTTP1 = ("1.0", "1.1")
 
 access = logging.getLogger("gateway.access")
 

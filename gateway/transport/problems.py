@@ -29,6 +29,11 @@ def problem_body(error: GatewayError) -> bytes:
     return orjson.dumps(error.problem())
 
 
+def asgi_headers(error: GatewayError) -> list[tuple[bytes, bytes]]:
+    """``error``'s own headers (Retry-After, WWW-Authenticate, …) as ASGI sends them."""
+    return [(name.lower().encode(), value.encode()) for name, value in error.headers().items()]
+
+
 def problem_response(error: GatewayError) -> Response:
     response = Response(problem_body(error), status=error.status, content_type=PROBLEM_JSON)
     for name, value in error.headers().items():
@@ -78,7 +83,9 @@ async def settle_body() -> bool:
     return True
 
 
-def _early_answer(error: GatewayError, settled: bool) -> Response:
+async def _early_answer(error: GatewayError) -> Response:
+    # A body that did not arrive in time (408) is not waited for again.
+    settled = not isinstance(error, RequestTimeout) and await settle_body()
     response = problem_response(error)
     if not settled or isinstance(error, PayloadTooLarge):
         # The body was not read to its end, so this connection cannot carry another
@@ -92,19 +99,13 @@ def register(app: Quart) -> None:
 
     @app.errorhandler(GatewayError)
     async def _gateway_error(error: GatewayError) -> Response:
-        return _early_answer(error, await _settled(error))
+        return await _early_answer(error)
 
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:
-        gateway_error = _from_http_exception(error)
-        return _early_answer(gateway_error, await _settled(gateway_error))
+        return await _early_answer(_from_http_exception(error))
 
     @app.errorhandler(Exception)
     async def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error", extra={"event": "unhandled_error"})
-        return _early_answer(GatewayError("an internal error occurred"), await settle_body())
-
-
-async def _settled(error: GatewayError) -> bool:
-    """A body that did not arrive in time (408) is not waited for again."""
-    return False if isinstance(error, RequestTimeout) else await settle_body()
+        return await _early_answer(GatewayError("an internal error occurred"))

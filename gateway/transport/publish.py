@@ -35,8 +35,8 @@ from ..errors import GatewayError, PayloadTooLarge, RequestTimeout
 from ..ratelimit import Quota
 from ..schemas import ClearRequest, PaymentRequest, PublishResponse, validate_body
 from .body import JSON, canonical_json, decode_json, idempotency_key
-from .exchange import HSTS, SECURITY_HEADERS_API, AccessLog, new_request_id
-from .problems import PROBLEM_JSON, SETTLE_SECONDS, problem_body
+from .exchange import HSTS, HTTP1, SECURITY_HEADERS_API, AccessLog, new_request_id
+from .problems import PROBLEM_JSON, SETTLE_SECONDS, asgi_headers, problem_body
 from .state import ASGIApp, Receive, Scope, Send, Services
 
 log = logging.getLogger("gateway.http")
@@ -193,7 +193,7 @@ class PublishFront:
             if scope["type"] == "http" and scope["method"] == "POST"
             else None
         )
-        if kind is None or scope["http_version"] not in ("1.0", "1.1") or scope.get("root_path"):
+        if kind is None or scope["http_version"] not in HTTP1 or scope.get("root_path"):
             await self.app(scope, receive, send)
             return
         exchange = PublishExchange(self, scope, receive, send)
@@ -269,7 +269,7 @@ class PublishExchange:
                 log.exception("unhandled error", extra={"event": "unhandled_error"})
                 error = GatewayError("an internal error occurred")
             status, content_type, body = error.status, PROBLEM_JSON, problem_body(error)
-            extra = [(n.lower().encode(), v.encode()) for n, v in error.headers().items()]
+            extra = asgi_headers(error)
             # The body not read to its end leaves the connection unfit for another
             # request: say so, rather than let a keep-alive client find it closed.
             close = isinstance(error, PayloadTooLarge) or not settled

@@ -45,7 +45,7 @@ from wsproto.connection import Connection
 
 from ..errors import Forbidden, GatewayError, ShuttingDown
 from ..hub import Farewell, Viewer
-from .problems import PROBLEM_JSON, problem_body
+from .problems import PROBLEM_JSON, asgi_headers, problem_body
 from .protocol import CLIENT_GONE, TRANSPORT_CLOSES, ViewerProtocol
 from .socket import (
     CLOSE_INTERNAL_ERROR,
@@ -222,7 +222,7 @@ class ViewerConnection:
         headers = [
             *DENIAL_HEADERS,
             (b"content-length", str(len(body)).encode()),
-            *((name.lower().encode(), value.encode()) for name, value in error.headers().items()),
+            *asgi_headers(error),
         ]
         await self.send(
             {"type": "websocket.http.response.start", "status": error.status, "headers": headers}
