@@ -12,7 +12,7 @@ stopped by its PID afterwards (SIGTERM, SIGKILL after 10 s):
 - ``gateway``: this checkout, ``python -m gateway serve --config <bench config>`` in
   a temporary folder: TLS with a throwaway certificate (``gateway certs dev``), one API
   key (all three scopes), JWT tokens, strict validation and rate limiting all on, only
-  the caps the loads would hit raised (as ../shared/bench/gateway.bench.toml does).
+  the caps the loads would hit raised (as the team Node benchmark's gateway.bench.toml does).
   ``BENCH_TLS=0``: plain HTTP/WS, as behind a TLS-terminating proxy.
 - ``gateway-redis``: the same gateway on a Redis broker (a ``redis-server`` this script
   starts on a free port and empties before each run): the multi-instance mode, so its
