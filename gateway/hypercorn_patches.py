@@ -3,9 +3,9 @@
 Hypercorn has no setting for any of these, so :func:`patch_hypercorn` replaces five
 names in its modules, each with a subclass that changes as little as it can (and
 :func:`gate_tls_handshakes` a sixth, item 7; items 8, 9 and 11 are methods of the
-WebSocket stream and the connection). Each change has a test that fails when
-Hypercorn changes under it (``tests/test_hypercorn_patches.py``), and the end-to-end
-tests check the behaviour from outside.
+WebSocket stream and the connection, item 12 of the HTTP/1.1 protocol). Each change
+has a test that fails when Hypercorn changes under it (``tests/test_hypercorn_patches.py``),
+and the end-to-end tests check the behaviour from outside.
 
 1. **HTTP/1.1 only** (README, Security model). Hypercorn answers ``Upgrade: h2c`` with 101
    and switches the connection to HTTP/2 even over TLS with ALPN restricted to
@@ -73,6 +73,13 @@ tests check the behaviour from outside.
     (``gateway/transport/socket.py``) then serves the connection with none of
     Hypercorn's per-connection objects, which are freed; otherwise detach returns
     None and Hypercorn keeps serving it as before.
+12. **A response's head and body leave in one write.** Hypercorn writes the head when
+    the app sends ``http.response.start``, then the body, then the end of the message
+    (no bytes at all with a ``Content-Length``), each through the connection's send
+    lock, ``write`` and ``drain``: over TLS, two records and two ``send`` calls for
+    every small answer. :class:`HTTP11Only` holds a final response's head until the
+    body (or the end of the message) follows, and writes nothing for an event with no
+    bytes. The client sees the same bytes, in one TLS record.
 """
 
 from __future__ import annotations
@@ -97,8 +104,10 @@ from hypercorn.events import Closed, RawData
 from hypercorn.protocol import h11 as hypercorn_h11
 from hypercorn.protocol import ws_stream
 from hypercorn.protocol.events import Body, Data, Request, StreamClosed
+from hypercorn.protocol.events import Event as StreamEvent
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, FrameTooLargeError, WSStream
+from hypercorn.typing import H11SendableEvent
 from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping
 from wsproto.extensions import PerMessageDeflate
@@ -124,7 +133,35 @@ class DeclinedDeflate(PerMessageDeflate):
 
 
 class HTTP11Only(H11Protocol):
-    """Hypercorn's HTTP/1.1 protocol, minus its switches to HTTP/2."""
+    """Hypercorn's HTTP/1.1 protocol, minus its switches to HTTP/2, writing a response's
+    head together with its body (item 12)."""
+
+    #: The head of the response being sent, until its body or its end joins it.
+    _head = b""
+
+    async def _send_h11_event(self, event: H11SendableEvent) -> None:
+        """Hypercorn's, but a final response's head waits for what follows it, and
+        nothing is written for an event that has no bytes (h11's end of a message
+        framed by Content-Length)."""
+        try:
+            data = self.connection.send(event)
+        except h11.LocalProtocolError:
+            if self.connection.their_state != h11.ERROR:
+                raise
+            return
+        if type(event) is h11.Response:
+            self._head += data
+            return
+        if self._head:
+            data, self._head = self._head + data, b""
+        if data:
+            await self.send(RawData(data=data))
+
+    async def stream_send(self, event: StreamEvent) -> None:
+        if isinstance(event, StreamClosed) and self._head:
+            head, self._head = self._head, b""
+            await self.send(RawData(data=head))
+        await super().stream_send(event)
 
     async def _check_protocol(self, event: h11.Request) -> None:
         # Hypercorn's version answers `Upgrade: h2c` with 101 and raises to switch the

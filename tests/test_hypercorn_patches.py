@@ -22,12 +22,15 @@ from typing import Any
 
 import pytest
 from hypercorn import protocol as hypercorn_protocol
+from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.asyncio import run as hypercorn_asyncio_run
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.asyncio import tcp_server as hypercorn_tcp_server
 from hypercorn.asyncio.task_group import TaskGroup
 from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.asyncio.worker_context import WorkerContext
 from hypercorn.config import Config
+from hypercorn.events import Closed, RawData, Updated
 from hypercorn.protocol import h11 as hypercorn_h11
 from hypercorn.protocol import ws_stream
 from hypercorn.protocol.h11 import H11Protocol
@@ -520,6 +523,7 @@ def test_the_module_documents_each_change() -> None:
         "Prepared frames are written at once",
         "Keep-alive pings run on a timer",
         "handed over after the 101",
+        "head and body leave in one write",
     ):
         assert topic in doc
 
@@ -724,3 +728,74 @@ def test_the_stream_internals_the_hand_over_reads_still_exist() -> None:
         del writer  # its __del__ sees a transport that is closing: nothing to close
     finally:
         loop.close()
+
+
+async def streamed(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A bare app answering by its path: ``/small`` in one body, ``/stream`` in chunks,
+    ``/empty`` with no body at all."""
+    await receive()
+    path = scope["path"]
+    headers = [] if path == "/stream" else [(b"content-length", b"2" if path == "/small" else b"0")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    if path == "/small":
+        await send({"type": "http.response.body", "body": b"ok"})
+    elif path == "/stream":
+        for chunk in (b"one", b"two"):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    else:
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def written(protocol: type[H11Protocol], request: bytes) -> list[bytes]:
+    """Each write ``protocol`` asks of its connection while it answers ``request``."""
+    writes: list[bytes] = []
+    answered = asyncio.Event()
+
+    async def send(event: Any) -> None:
+        if isinstance(event, RawData):
+            writes.append(event.data)
+        elif isinstance(event, Updated) and event.idle:
+            answered.set()  # the response is over: the connection waits for the next
+
+    config = Config()
+    config.include_date_header = False  # the same bytes from both protocols, any second
+    async with TaskGroup(asyncio.get_running_loop()) as task_group:
+        h11_protocol = protocol(
+            ASGIWrapper(streamed),
+            config,
+            WorkerContext(None),
+            task_group,
+            {},
+            False,
+            ("127.0.0.1", 1),
+            ("127.0.0.1", 2),
+            send,
+        )
+        await h11_protocol.handle(RawData(request))
+        await asyncio.wait_for(answered.wait(), 10)
+        await h11_protocol.handle(Closed())
+    return writes
+
+
+@pytest.mark.parametrize(
+    ("request_line", "writes"),
+    [
+        (b"GET /small HTTP/1.1", 1),
+        (b"HEAD /small HTTP/1.1", 1),
+        (b"GET /empty HTTP/1.1", 1),
+        (b"GET /stream HTTP/1.1", 3),  # head with "one", "two", the last chunk
+    ],
+)
+async def test_a_responses_head_leaves_with_its_body_in_one_write(
+    request_line: bytes, writes: int
+) -> None:
+    """Item 12: the client gets Hypercorn's bytes, but the head no longer goes out on its
+    own, and a message's end framed by Content-Length costs no write."""
+    request = request_line + b"\r\nHost: gateway\r\n\r\n"
+    ours = await written(HTTP11Only, request)
+    hypercorns = await written(H11Protocol, request)
+    assert b"".join(ours) == b"".join(hypercorns)
+    assert len(ours) == writes
+    assert len(hypercorns) > writes
+    assert ours[0].startswith(b"HTTP/1.1 200 ")
