@@ -1,0 +1,130 @@
+"""The log handler: every line written, in order, whole, in few writes (gateway/logs.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.logs import WRITE_BYTES, JSONFormatter, TurnHandler
+
+
+class Recorder(io.StringIO):
+    """A stream that keeps each write it is asked for, as stderr would get them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+@pytest.fixture
+def stream() -> Iterator[Recorder]:
+    return Recorder()
+
+
+@pytest.fixture
+def log(stream: Recorder) -> Iterator[logging.Logger]:
+    handler = TurnHandler(stream)
+    handler.setFormatter(JSONFormatter())
+    logger = logging.getLogger("test.turn_handler")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    yield logger
+    logger.handlers[:] = []
+
+
+def messages(stream: Recorder) -> list[str]:
+    return [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
+
+
+async def test_the_lines_of_one_turn_leave_together_after_it(
+    log: logging.Logger, stream: Recorder
+) -> None:
+    for n in range(3):
+        log.info("line %d", n)
+    assert stream.writes == []  # the turn that logged them is not over
+    await asyncio.sleep(0)
+    assert len(stream.writes) == 1
+    assert messages(stream) == ["line 0", "line 1", "line 2"]
+
+
+async def test_each_write_is_whole_lines_a_pipe_keeps_whole(
+    log: logging.Logger, stream: Recorder
+) -> None:
+    """Workers share one stderr: a write of at most PIPE_BUF bytes is never cut into by
+    another's, so no write may be larger, nor end inside a line. Non-ASCII lines count
+    in bytes; a line longer than the limit goes on its own."""
+    sent = [f"{n} " + ("é" if n % 7 == 0 else "x") * 290 for n in range(60)]
+    sent.insert(30, "long " + "y" * (2 * WRITE_BYTES))
+    for text in sent:
+        log.info(text)
+    await asyncio.sleep(0)
+    assert messages(stream) == sent
+    assert len(stream.writes) > 1
+    for write in stream.writes:
+        assert write.endswith("\n")
+        if "long " not in write:
+            assert len(write.encode()) <= WRITE_BYTES
+        else:
+            assert write.count("\n") == 1
+    assert len(stream.writes) < len(sent) / 3  # lines of ~700 bytes: five or so a write
+
+
+def test_with_no_loop_running_a_line_is_written_at_once(
+    log: logging.Logger, stream: Recorder
+) -> None:
+    log.info("at start-up")
+    assert messages(stream) == ["at start-up"]
+
+
+async def test_a_line_from_another_thread_follows_the_lines_still_waiting(
+    log: logging.Logger, stream: Recorder
+) -> None:
+    log.info("from the loop")
+    thread = threading.Thread(target=log.info, args=("from a thread",))
+    thread.start()
+    thread.join()
+    assert messages(stream) == ["from the loop", "from a thread"]
+    await asyncio.sleep(0)
+    assert messages(stream) == ["from the loop", "from a thread"]
+
+
+def test_lines_left_by_a_loop_that_stopped_are_not_lost(
+    log: logging.Logger, stream: Recorder
+) -> None:
+    """A loop closed before the turn that would write its lines: the next loop's line
+    brings them out, in order, and a flush (logging.shutdown at exit) writes the rest."""
+
+    def say_and_stop(text: str) -> None:
+        log.info(text)
+        asyncio.get_running_loop().stop()  # before the turn that would write the line
+
+    loop = asyncio.new_event_loop()
+    loop.call_soon(say_and_stop, "first loop")
+    loop.run_forever()
+    loop.close()  # its ready callbacks, the flush among them, are dropped
+    assert messages(stream) == []
+
+    async def say_and_wait(text: str) -> None:
+        log.info(text)
+        await asyncio.sleep(0)
+
+    asyncio.run(say_and_wait("second loop"))
+    assert messages(stream) == ["first loop", "second loop"]
+
+    loop = asyncio.new_event_loop()
+    loop.call_soon(say_and_stop, "third loop")
+    loop.run_forever()
+    loop.close()
+    log.handlers[0].flush()
+    assert messages(stream) == ["first loop", "second loop", "third loop"]
