@@ -80,6 +80,9 @@ and the end-to-end tests check the behaviour from outside.
     every small answer. :class:`HTTP11Only` holds a final response's head until the
     body (or the end of the message) follows, and writes nothing for an event with no
     bytes. The client sees the same bytes, in one TLS record.
+13. **The keep-alive timeout is a timer**, not a task per idle connection: see
+    :class:`IdleTimer`. A connection still closes ``keep_alive_timeout`` seconds after
+    its last answer, or at once when the worker shuts down.
 """
 
 from __future__ import annotations
@@ -202,13 +205,17 @@ class ReleasingTCPServer(TCPServer):
     (item 11): once ``detached``, it neither reads, writes nor closes it.
 
     Python 3.11's ``asyncio.wait_for`` wraps what it waits for in a task of its own:
-    Hypercorn's read loop made one per read and its keep-alive timer one per
-    connection, and every idle viewer kept one alive for its pending read. The two
-    waits here are Hypercorn's, with ``asyncio.timeout`` (which ``wait_for`` itself
-    uses from 3.12 on).
+    Hypercorn's read loop made one per read, and every idle viewer kept one alive for
+    its pending read. The read here is Hypercorn's, with ``asyncio.timeout`` (which
+    ``wait_for`` itself uses from 3.12 on). Its keep-alive timeout is an
+    :class:`IdleTimer` (item 13).
     """
 
     detached = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.idle_task = IdleTimer(self)  # type: ignore[assignment]
 
     async def _read_data(self) -> None:
         while not self.reader.at_eof():
@@ -246,19 +253,91 @@ class ReleasingTCPServer(TCPServer):
         transport.set_protocol(protocol)
         streams.connection_lost(None)
 
-    async def _idle_timeout(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.config.keep_alive_timeout):
-                await self.context.terminated.wait()
-        await asyncio.shield(self._initiate_server_close())
-
     async def run(self) -> None:
         try:
             await super().run()
         finally:
-            # The protocol holds self.protocol_send: a cycle only a full collection
-            # breaks. Nothing sends once run() has returned.
+            # The protocol holds self.protocol_send, and the idle timer holds self:
+            # cycles only a full collection breaks. Nothing sends once run() has
+            # returned, and _close has stopped the timer.
             self.__dict__.pop("protocol", None)
+            self.__dict__.pop("idle_task", None)
+
+
+class IdleTimer:
+    """Hypercorn's keep-alive timeout as a timer (item 13): a connection waiting for its
+    next request is closed ``keep_alive_timeout`` seconds after its last answer, or at
+    once when the worker begins to shut down.
+
+    Hypercorn starts a task for it after every answer (``AsyncioSingleTask`` running
+    ``_idle_timeout``, which waits on the worker's ``terminated`` event with a timeout),
+    and cancels that task, and waits for it to end, when the next request arrives:
+    per request a task, a timeout, a waiter on the event and a turn of the loop. Here
+    it is a loop timer, and one task per worker (:func:`_idle_connections`) closes the
+    idle connections when ``terminated`` is set. Same interface: ``restart`` when the
+    connection falls idle, ``stop`` when a request arrives or the connection ends.
+    """
+
+    __slots__ = ("server", "timer")
+
+    def __init__(self, server: TCPServer) -> None:
+        self.server = server
+        self.timer: asyncio.TimerHandle | None = None
+
+    async def restart(self, task_group: Any, action: Any) -> None:
+        self._disarm()
+        idle = _idle_connections(self.server.context)
+        if idle is None:  # shutting down: Hypercorn's wait would have returned at once
+            self.expire()
+            return
+        idle.add(self)
+        self.timer = asyncio.get_running_loop().call_later(
+            self.server.config.keep_alive_timeout, self.expire
+        )
+
+    async def stop(self) -> None:
+        self._disarm()
+
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        idle: set[IdleTimer] | None = getattr(self.server.context, _IDLE, None)
+        if idle is not None:
+            idle.discard(self)
+
+    def expire(self) -> None:
+        """Close the connection, as Hypercorn's ``_idle_timeout`` does when it ends."""
+        self._disarm()
+        server = self.server
+        try:
+            group: asyncio.TaskGroup = server._task_group._task_group
+            group.create_task(server._initiate_server_close())
+        except (AttributeError, RuntimeError):
+            pass  # the connection's task group has finished: it is closed already
+
+
+#: Where a worker's context keeps its idle connections and the task that closes them.
+_IDLE = "_gateway_idle_connections"
+
+
+def _idle_connections(context: Any) -> set[IdleTimer] | None:
+    """The worker's idle connections (None once it is shutting down), with, the first
+    time, the one task that closes them all when it begins to."""
+    if context.terminated.is_set():
+        return None
+    idle: set[IdleTimer] | None = getattr(context, _IDLE, None)
+    if idle is None:
+        idle = set()
+        setattr(context, _IDLE, idle)
+
+        async def close_at_shutdown() -> None:
+            await context.terminated.wait()
+            for timer in list(idle):
+                timer.expire()
+
+        context._gateway_idle_closer = asyncio.get_running_loop().create_task(close_at_shutdown())
+    return idle
 
 
 class _HandedOver:

@@ -242,17 +242,24 @@ def test_connections_are_built_and_pinged_by_the_names_patched() -> None:
 
 
 def test_the_timed_waits_replaced_are_still_hypercorns() -> None:
-    """ReleasingTCPServer rewrites two of TCPServer's methods with asyncio.timeout in
-    place of wait_for: if Hypercorn changes either, the copies must be reviewed."""
+    """ReleasingTCPServer rewrites TCPServer's read with asyncio.timeout in place of
+    wait_for, and replaces its idle task with a timer (item 13) that does what
+    ``_idle_timeout`` does: if Hypercorn changes either, the copies must be reviewed."""
     read = inspect.getsource(TCPServer._read_data)
     assert "asyncio.wait_for(self.reader.read(MAX_RECV), self.config.read_timeout)" in read
     assert "await self.protocol.handle(RawData(data))" in read
     assert "await self.protocol.handle(Closed())" in read
+    assert "_read_data" in vars(ReleasingTCPServer)
     idle = inspect.getsource(TCPServer._idle_timeout)
     assert "self.context.terminated.wait(), self.config.keep_alive_timeout" in idle
     assert "await asyncio.shield(self._initiate_server_close())" in idle
-    for name in ("_read_data", "_idle_timeout"):
-        assert name in vars(ReleasingTCPServer)
+    assert "self.idle_task = AsyncioSingleTask()" in inspect.getsource(TCPServer.__init__)
+    run = inspect.getsource(TCPServer.run)
+    assert "await self.idle_task.restart(task_group, self._idle_timeout)" in run
+    send = inspect.getsource(TCPServer.protocol_send)
+    assert "await self.idle_task.restart(self._task_group, self._idle_timeout)" in send
+    assert "await self.idle_task.stop()" in send
+    assert "await self.idle_task.stop()" in inspect.getsource(TCPServer._close)
 
 
 async def echo_socket(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -403,16 +410,18 @@ async def test_prepared_frames_are_written_in_order_and_only_while_the_connectio
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, config: GatewayConfig) -> AsyncIterator[int]:
+async def serving(
+    app: Any, config: GatewayConfig, stop: asyncio.Event | None = None
+) -> AsyncIterator[int]:
     """Hypercorn, patched, serving ``app`` on a free 127.0.0.1 port in this loop until
-    the block ends; yields the port once a WebSocket connects."""
+    the block ends (or ``stop`` is set); yields the port once a connection is accepted."""
     patch_hypercorn()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     server = asyncio.create_task(hypercorn_serve(app, config, shutdown_trigger=stop.wait))
     try:
         for _ in range(200):
@@ -524,6 +533,7 @@ def test_the_module_documents_each_change() -> None:
         "Keep-alive pings run on a timer",
         "handed over after the 101",
         "head and body leave in one write",
+        "keep-alive timeout is a timer",
     ):
         assert topic in doc
 
@@ -675,6 +685,8 @@ async def test_a_quiet_websocket_is_handed_over_and_hypercorns_connection_freed(
         gc.collect()
         gc.disable()
         try:
+            # serving()'s probe connection ends first: the counts below are this one's.
+            await until(lambda: live(ReleasingTCPServer) == 0)
             baseline = live(ReleasingTCPServer)
             streams = live(asyncio.StreamReaderProtocol)
             url = f"{'wss' if tls else 'ws'}://localhost:{port}/"
@@ -799,3 +811,52 @@ async def test_a_responses_head_leaves_with_its_body_in_one_write(
     assert len(ours) == writes
     assert len(hypercorns) > writes
     assert ours[0].startswith(b"HTTP/1.1 200 ")
+
+
+async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A bare ASGI app: lifespan, and "ok" to any HTTP request."""
+    if scope["type"] == "lifespan":
+        await echo_socket(scope, receive, send)
+        return
+    await receive()
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+    )
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def answered_once(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A keep-alive connection that has had one answer and now waits, idle."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: gateway\r\n\r\n")
+    assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200 ")
+    return reader, writer
+
+
+async def test_idle_keep_alive_connections_hold_no_task_and_close_in_time() -> None:
+    """Item 13: an idle connection is its own task only (Hypercorn's idle task added a
+    second), and it is closed once keep_alive_timeout has passed."""
+    config = GatewayConfig()
+    config.keep_alive_timeout = 0.5
+    async with serving(hello, config) as port:
+        before = len(asyncio.all_tasks())
+        connections = [await answered_once(port) for _ in range(10)]
+        await asyncio.sleep(0)
+        assert len(asyncio.all_tasks()) - before <= 10
+        for reader, writer in connections:
+            assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
+            writer.close()
+
+
+async def test_idle_keep_alive_connections_close_at_once_on_shutdown() -> None:
+    """However long the keep-alive timeout, shutting down closes idle connections now
+    (as Hypercorn's idle task did, waiting on the worker's terminated event)."""
+    config = GatewayConfig()
+    config.keep_alive_timeout = 600
+    config.graceful_timeout = 600  # nor does the worker give up on it
+    stopping = asyncio.Event()
+    async with serving(hello, config, stop=stopping) as port:
+        reader, writer = await answered_once(port)
+        stopping.set()
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
