@@ -860,3 +860,16 @@ async def test_idle_keep_alive_connections_close_at_once_on_shutdown() -> None:
         stopping.set()
         assert await asyncio.wait_for(reader.read(), 10) == b""
         writer.close()
+
+
+async def test_a_read_that_waits_past_read_timeout_ends_the_connection() -> None:
+    """ReleasingTCPServer's read timer: a client that stops halfway through its request
+    is dropped once read_timeout has passed, with no keep-alive timeout to do it."""
+    config = GatewayConfig()
+    config.keep_alive_timeout = 600
+    config.read_timeout = 1
+    async with serving(hello, config) as port:
+        reader, writer = await answered_once(port)
+        writer.write(b"GET / HTTP/1.1\r\n")  # and nothing more
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
