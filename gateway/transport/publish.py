@@ -21,6 +21,7 @@ POST is not a publish, and goes to Quart as well.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -315,20 +316,29 @@ class PublishExchange:
         if length is not None and length > limit:
             raise PayloadTooLarge(f"the body is larger than {limit} bytes")
         self.body_started = True
+        deadline = asyncio.get_running_loop().time() + self.front.body_timeout
+        # Hypercorn's receive is its queue's get: a body that has arrived with its
+        # request (most do) is taken at once, with no timer set and cancelled for it.
+        queued = getattr(getattr(self.receive, "__self__", None), "get_nowait", None)
         body = bytearray()
-        try:
-            async with asyncio.timeout(self.front.body_timeout):
-                while True:
-                    message = await self.receive()
-                    if message["type"] != "http.request":
-                        raise ClientGone
-                    body += message.get("body", b"")
-                    if len(body) > limit:
-                        raise PayloadTooLarge  # as werkzeug's 413 reads (problems.py)
-                    if not message.get("more_body", False):
-                        break
-        except TimeoutError:
-            raise RequestTimeout from None  # as werkzeug's 408 reads (problems.py)
+        while True:
+            message = None
+            if queued is not None:
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    message = queued()
+            if message is None:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await self.receive()
+                except TimeoutError:
+                    raise RequestTimeout from None  # as werkzeug's 408 reads (problems.py)
+            if message["type"] != "http.request":
+                raise ClientGone
+            body += message.get("body", b"")
+            if len(body) > limit:
+                raise PayloadTooLarge  # as werkzeug's 413 reads (problems.py)
+            if not message.get("more_body", False):
+                break
         self.body_done = True
         return bytes(body)
 
