@@ -17,9 +17,11 @@ import logging
 import os
 import signal
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
+from wsgiref.handlers import format_date_time
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.asyncio.run import worker_serve
@@ -83,6 +85,18 @@ class GatewayConfig(Config):
     """
 
     websocket_close_timeout: float = DEFAULT_CLOSE_TIMEOUT_SECONDS
+    #: Hypercorn's own Date header is off: :meth:`response_headers` adds it.
+    include_date_header = False
+    #: The second the Date header was last formatted for, and that header.
+    _date: tuple[int, bytes] = (-1, b"")
+
+    def response_headers(self, protocol: str) -> list[tuple[bytes, bytes]]:
+        """Hypercorn's headers for every answer, with its ``Date`` formatted once a
+        second rather than once per answer (RFC 9110 §6.6.1: a second's resolution)."""
+        now = int(time.time())
+        if self._date[0] != now:
+            self._date = (now, format_date_time(now).encode("ascii"))
+        return [(b"date", self._date[1]), *super().response_headers(protocol)]
 
     def create_ssl_context(self) -> ssl.SSLContext | None:
         context = super().create_ssl_context()

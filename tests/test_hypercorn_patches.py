@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import gc
 import inspect
 import json
@@ -19,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
 from typing import Any
+from wsgiref.handlers import format_date_time
 
 import pytest
 from hypercorn import protocol as hypercorn_protocol
@@ -872,4 +874,23 @@ async def test_a_read_that_waits_past_read_timeout_ends_the_connection() -> None
         reader, writer = await answered_once(port)
         writer.write(b"GET / HTTP/1.1\r\n")  # and nothing more
         assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
+
+
+async def test_every_answer_carries_one_date_header_of_its_second() -> None:
+    """GatewayConfig adds the Date header itself, formatted once a second: still exactly
+    one per answer, in RFC 9110's IMF-fixdate, of the second it is sent in."""
+    async with serving(hello, GatewayConfig()) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(3):
+            before = int(time.time())
+            writer.write(b"GET / HTTP/1.1\r\nHost: gateway\r\n\r\n")
+            head = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
+            after = int(time.time())
+            await reader.readexactly(2)  # "ok"
+            dates = [line[6:] for line in head.split("\r\n") if line.startswith("date: ")]
+            assert len(dates) == 1
+            sent = int(email.utils.parsedate_to_datetime(dates[0]).timestamp())
+            assert before <= sent <= after
+            assert dates[0] == format_date_time(sent).lower()
         writer.close()
