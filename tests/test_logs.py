@@ -1,4 +1,5 @@
-"""The log handler: every line written, in order, whole, in few writes (gateway/logs.py)."""
+"""The log handler: every line written, in order, whole, in few writes (gateway/logs.py);
+the access log's paths, redacted once (gateway/transport/exchange.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gateway.logs import WRITE_BYTES, JSONFormatter, TurnHandler
+from gateway.logs import WRITE_BYTES, JSONFormatter, TurnHandler, redact_path, route_words
+from gateway.metrics import Metrics
+from gateway.transport.exchange import REMEMBERED_PATH_LENGTH, REMEMBERED_PATHS, AccessLog
 
 
 class Recorder(io.StringIO):
@@ -128,3 +134,32 @@ def test_lines_left_by_a_loop_that_stopped_are_not_lost(
     loop.close()
     log.handlers[0].flush()
     assert messages(stream) == ["first loop", "second loop", "third loop"]
+
+
+ROUTES = ["/api/payment", "/api/session/<path:token>", "/qr/<path:token>", "/health"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="/.%?aApPiIqQrR-_x0é", max_size=90), min_size=1, max_size=40))
+def test_the_access_log_shows_each_path_as_redact_path_does(paths: list[str]) -> None:
+    """AccessLog.logged_path remembers what it redacted; the answer is redact_path's
+    whatever was asked before, and what it remembers stays small and holds no token."""
+    access_log = AccessLog(cast(Metrics, None))
+    access_log.learn_routes(ROUTES)
+    words = route_words(ROUTES)
+    for path in paths * 2:
+        assert access_log.logged_path(path) == redact_path(path, words)
+    remembered = access_log._logged_paths
+    assert len(remembered) <= REMEMBERED_PATHS
+    assert all(len(path) <= REMEMBERED_PATH_LENGTH for path in remembered)
+
+
+def test_a_client_spraying_paths_cannot_grow_what_the_access_log_remembers() -> None:
+    access_log = AccessLog(cast(Metrics, None))
+    access_log.learn_routes(ROUTES)
+    for n in range(10 * REMEMBERED_PATHS):
+        assert access_log.logged_path(f"/api/{n}") == "/api/[redacted]"
+        assert len(access_log._logged_paths) <= REMEMBERED_PATHS
+    token = "/qr/" + "t" * 200
+    assert access_log.logged_path(token) == "/qr/[redacted]"
+    assert token not in access_log._logged_paths

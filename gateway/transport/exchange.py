@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from ..logs import redact_path, route_words
 from ..metrics import Metrics
@@ -36,6 +37,11 @@ SERVED_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
 #: The HTTP versions served (docs/protocol.md §2.1: HTTP/1.1 only, and 1.0).
 HTTP1 = ("1.0", "1.1")
 
+#: The most paths :meth:`AccessLog.logged_path` remembers, and the longest: shorter
+#: than any session token, so none is kept in memory longer than its request.
+REMEMBERED_PATHS = 256
+REMEMBERED_PATH_LENGTH = 64
+
 access = logging.getLogger("gateway.access")
 
 
@@ -50,9 +56,27 @@ class AccessLog:
         self.metrics = metrics
         #: The words of every route's path; learned once the routes are all registered.
         self.path_words: frozenset[str] = frozenset()
+        #: Paths as logged, by path: the few that clients send again and again (the
+        #: publish routes) are redacted once; at most :data:`REMEMBERED_PATHS`.
+        self._logged_paths: dict[str, str] = {}
+        #: The request metric's child per (method, route, status), all bounded sets
+        #: (prometheus-client's ``labels()`` takes a lock and checks its values per call).
+        self._samples: dict[tuple[str, str, int], Any] = {}
 
     def learn_routes(self, rules: Iterable[str]) -> None:
         self.path_words = route_words(rules)
+        self._logged_paths.clear()
+
+    def logged_path(self, path: str) -> str:
+        """``path`` as the access line shows it (:func:`redact_path`)."""
+        logged = self._logged_paths.get(path)
+        if logged is None:
+            logged = redact_path(path, self.path_words)
+            if len(path) <= REMEMBERED_PATH_LENGTH:  # never a token (and little memory)
+                if len(self._logged_paths) >= REMEMBERED_PATHS:
+                    self._logged_paths.clear()  # a client spraying paths: start over
+                self._logged_paths[path] = logged
+        return logged
 
     def record(
         self,
@@ -67,7 +91,11 @@ class AccessLog:
     ) -> None:
         duration = time.perf_counter() - started
         method = method if method in SERVED_METHODS else "other"
-        self.metrics.request_seconds.labels(method, route, str(status)).observe(duration)
+        sample = self._samples.get((method, route, status))
+        if sample is None:
+            sample = self.metrics.request_seconds.labels(method, route, str(status))
+            self._samples[(method, route, status)] = sample
+        sample.observe(duration)
         access.info(
             "request",
             extra={
@@ -75,7 +103,7 @@ class AccessLog:
                 "request_id": request_id,
                 "method": method,
                 "route": route,
-                "path": redact_path(path, self.path_words),
+                "path": self.logged_path(path),
                 "status": status,
                 "duration_ms": round(duration * 1000, 2),
                 "client_ip": client_ip,
