@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
 import string
 import unicodedata
@@ -539,3 +541,37 @@ def test_arbitrary_json_as_the_body_is_accepted_or_refused_never_crashes(
 ) -> None:
     """Any JSON value as a whole request body yields a result or a ValidationFailed."""
     validate_anything(model, body, payload)
+
+
+def _b64decode_validated(text: str) -> bytes | None:
+    """The rule check_png_data_uri used to apply: base64.b64decode(validate=True)."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+@PROPERTY
+@given(
+    st.one_of(
+        st.binary(max_size=64).map(lambda raw: b64encode(PNG_SIGNATURE + raw).decode("ascii")),
+        st.text(alphabet="ABCDiVBORw0KGgo+/=\n -_é", max_size=40),
+        st.binary(max_size=48)
+        .map(lambda raw: b64encode(raw).decode("ascii"))
+        .flatmap(
+            lambda good: st.integers(0, len(good)).map(lambda cut: good[:cut] + "=" + good[cut:])
+        ),
+    )
+)
+def test_the_png_check_reads_base64_as_strictly_as_b64decode_validate(encoded: str) -> None:
+    """check_png_data_uri decodes in C (binascii strict mode) what b64decode(validate=True)
+    accepted: the same texts pass, the same are refused."""
+    decoded = _b64decode_validated(encoded)
+    expected_ok = decoded is not None and decoded.startswith(PNG_SIGNATURE)
+    try:
+        schemas.check_png_data_uri(schemas.PNG_PREFIX + encoded, max_bytes=400_000)
+    except ValueError:
+        ok = False
+    else:
+        ok = True
+    assert ok == expected_ok
