@@ -37,6 +37,7 @@ from .broker import (
     SessionRecord,
 )
 from .config import Settings
+from .deadlines import Deadlines
 from .errors import (
     BrokerUnavailable,
     GatewayError,
@@ -263,7 +264,8 @@ class Hub:
         self._unsettled: set[asyncio.Task[None]] = set()
         self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self._timeout = settings.broker.timeout_seconds
+        #: Bounds each broker call by ``broker.timeout_seconds`` (one lazy timer).
+        self._calls = Deadlines(settings.broker.timeout_seconds)
         #: Replies a viewer may have unsent: what its message quota lets it ask for.
         quota = limits.parse(settings.rate_limits.ws_messages_per_connection).amount
         self._reply_limit = max(quota, settings.websocket.send_queue_size)
@@ -316,7 +318,7 @@ class Hub:
         if self.broker.in_process:
             return await coro  # nothing to wait for: no timer per call
         try:
-            async with asyncio.timeout(self._timeout):
+            async with self._calls.within():
                 return await coro
         except TimeoutError:
             raise BrokerUnavailable("the broker did not answer in time") from None

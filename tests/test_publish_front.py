@@ -25,6 +25,7 @@ from gateway.app import create_app
 from gateway.broker import Broker
 from gateway.broker.memory import MemoryBroker
 from gateway.config import JWTKey, parse_settings
+from gateway.deadlines import Deadlines
 from gateway.transport.publish import PublishFront
 from gateway.transport.state import GatewayApp
 
@@ -502,3 +503,35 @@ async def test_a_publish_whose_body_arrived_is_carried_out_when_its_client_hangs
     assert info.data is not None  # broadcast and stored
     (audit,) = [r for r in caplog.records if r.name == "gateway.audit"]
     assert audit.seq == 1  # type: ignore[attr-defined]
+
+
+async def test_an_answer_the_client_does_not_take_is_given_up_after_response_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The front bounds sending its answer (gateway/deadlines.py): a client that never
+    reads it does not hold the exchange; the publish stands and its line is written."""
+    async with started() as app:
+        front = front_of(app)
+        front.answering = Deadlines(0.1)
+        t = await token(app)
+        raw = orjson.dumps(publishing(t))
+        headers = [(b"content-type", b"application/json"), (b"x-api-key", KEY.encode())]
+        headers += [(b"content-length", str(len(raw)).encode())]
+        messages = [{"type": "http.request", "body": raw, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop(0)
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            await asyncio.Event().wait()  # the client's window never opens
+
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            await asyncio.wait_for(
+                front(http_scope("POST", "/api/payment", headers), receive, send), 10
+            )
+        assert [r.status for r in caplog.records if r.name == "gateway.access"] == [200]
+        assert [r.seq for r in caplog.records if r.name == "gateway.audit"] == [1]

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from ..broker import IdempotencyClaim, PublishOutcome
+from ..deadlines import Deadlines
 from ..errors import GatewayError, PayloadTooLarge, RequestTimeout
 from ..ratelimit import Quota
 from ..schemas import ClearRequest, PaymentRequest, PublishResponse, validate_body
@@ -179,6 +180,8 @@ class PublishFront:
         self.access_log = access_log
         self.body_timeout = body_timeout
         self.response_timeout = response_timeout
+        #: Bounds the sending of each answer by ``response_timeout`` (one lazy timer).
+        self.answering = Deadlines(response_timeout)
         self.cors = bool(svc.settings.cors.allowed_origins)
         #: The headers every answer of the front carries (docs/protocol.md §2.1).
         common = [(n.lower().encode(), v.encode()) for n, v in SECURITY_HEADERS_API]
@@ -298,7 +301,7 @@ class PublishExchange:
             client_ip=client_ip,
         )
         try:
-            async with asyncio.timeout(front.response_timeout):
+            async with front.answering.within():
                 await self.send(
                     {"type": "http.response.start", "status": status, "headers": headers}
                 )

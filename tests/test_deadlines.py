@@ -1,0 +1,98 @@
+"""gateway/deadlines.py: asyncio.timeout's semantics, on one lazy timer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.deadlines import Deadlines, Within
+
+
+async def test_a_wait_past_its_time_raises_timeout_error_and_the_task_carries_on() -> None:
+    deadlines = Deadlines(0.05)
+    with pytest.raises(TimeoutError):
+        async with deadlines.within():
+            await asyncio.Event().wait()
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0  # our cancel was taken back
+    await asyncio.sleep(0)  # and nothing is left to cancel the task later
+    assert not deadlines._pending
+
+
+async def test_a_wait_done_in_time_is_left_alone_when_the_timer_fires() -> None:
+    deadlines = Deadlines(0.05)
+    async with deadlines.within():
+        await asyncio.sleep(0)
+    assert not deadlines._pending
+    await asyncio.sleep(0.1)  # the timer fires for a wait that is over: nothing happens
+    async with deadlines.within():
+        value = await asyncio.sleep(0, "done")
+    assert value == "done"
+
+
+async def test_waits_entered_later_get_their_own_time() -> None:
+    """One timer, re-armed for the next wait when it fires: the first wait times out
+    while the one entered after it still runs, and that one times out in turn."""
+    deadlines = Deadlines(0.3)
+    order: list[str] = []
+
+    async def wait(name: str) -> None:
+        try:
+            async with deadlines.within():
+                await asyncio.Event().wait()
+        except TimeoutError:
+            order.append(name)
+
+    first = asyncio.create_task(wait("first"))
+    await asyncio.sleep(0.15)
+    second = asyncio.create_task(wait("second"))
+    await first
+    assert order == ["first"]
+    assert not second.done()
+    await second
+    assert order == ["first", "second"]
+
+
+async def test_a_cancel_from_elsewhere_is_a_cancel_even_when_the_time_is_up_too() -> None:
+    deadlines = Deadlines(60)
+    entered: asyncio.Future[Within] = asyncio.get_running_loop().create_future()
+
+    async def wait() -> None:
+        async with deadlines.within() as within:
+            entered.set_result(within)
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(wait())
+    within = await entered
+    within.expire()  # the deadline and another canceller, in the same turn
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not deadlines._pending
+
+
+async def test_a_cancel_from_elsewhere_alone_goes_on_and_leaves_nothing_behind() -> None:
+    deadlines = Deadlines(60)
+    started = asyncio.Event()
+
+    async def wait() -> None:
+        async with deadlines.within():
+            started.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(wait())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not deadlines._pending
+
+
+async def test_an_error_inside_the_wait_is_raised_as_it_is() -> None:
+    deadlines = Deadlines(60)
+    with pytest.raises(ValueError, match="inside"):
+        async with deadlines.within():
+            raise ValueError("inside")
+    assert not deadlines._pending
