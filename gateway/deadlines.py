@@ -15,17 +15,23 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 
+#: How early a wait's time may be called up: uvloop's clock and timers count whole
+#: milliseconds, so a re-arm for less would only come round again at once.
+TIMER_SLACK = 0.001
+
 
 class Deadlines:
     """Waits of ``seconds`` each, watched by one lazy timer."""
 
-    __slots__ = ("_pending", "_timer", "seconds")
+    __slots__ = ("_loop", "_pending", "_timer", "seconds")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         #: The waits in progress, in the order they were entered (their deadlines' order).
         self._pending: dict[Within, float] = {}
         self._timer: asyncio.TimerHandle | None = None
+        #: The loop the timer and the waits belong to.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def within(self) -> Within:
         """``async with deadlines.within():`` bounds its body by ``seconds``."""
@@ -34,13 +40,25 @@ class Deadlines:
     def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         self._timer = loop.call_at(when, self._fire, loop)
 
+    def _enter(self, wait: Within, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is not loop:
+            # Another loop's timer and waits (a test, a tool) are not this one's to keep.
+            if self._timer is not None and not self._loop.is_closed():  # type: ignore[union-attr]
+                self._timer.cancel()
+            self._timer, self._loop = None, loop
+            self._pending.clear()
+        due = loop.time() + self.seconds
+        self._pending[wait] = due
+        if self._timer is None:
+            self._arm(loop, due)
+
     def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
         now = loop.time()
         pending = self._pending
         while pending:
             wait, due = next(iter(pending.items()))
-            if due > now:
+            if due - now > TIMER_SLACK:
                 self._arm(loop, due)
                 return
             del pending[wait]
@@ -64,12 +82,7 @@ class Within:
             raise RuntimeError("Deadlines are for waits inside a task")
         self._task = task
         self._cancelling = task.cancelling()
-        loop = asyncio.get_running_loop()
-        deadlines = self._deadlines
-        due = loop.time() + deadlines.seconds
-        deadlines._pending[self] = due
-        if deadlines._timer is None:
-            deadlines._arm(loop, due)
+        self._deadlines._enter(self, asyncio.get_running_loop())
         return self
 
     def expire(self) -> None:

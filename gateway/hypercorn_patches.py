@@ -117,6 +117,7 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason
 
 from . import accept
+from .deadlines import TIMER_SLACK
 from .transport.ws import DETACH, WRITE_FRAME
 
 #: RFC 6455 §7.1.1: how long the gateway waits for the client's close frame.
@@ -223,10 +224,14 @@ class ReleasingTCPServer(TCPServer):
     _reading_since: float | None = None
     #: The connection's one read timer, while armed.
     _read_timer: asyncio.TimerHandle | None = None
+    #: The task that reads, and whether the timer cancelled its read.
+    _reading_task: asyncio.Task[Any] | None = None
+    _read_expired = False
 
     async def _read_data(self) -> None:
         loop = asyncio.get_running_loop()
         timeout = self.config.read_timeout
+        self._reading_task = asyncio.current_task()
         while not self.reader.at_eof():
             if timeout is not None:
                 self._reading_since = loop.time()
@@ -234,6 +239,16 @@ class ReleasingTCPServer(TCPServer):
                     self._read_timer = loop.call_later(timeout, self._read_due)
             try:
                 data = await self.reader.read(MAX_RECV)
+            except asyncio.CancelledError:
+                if not self._read_expired:
+                    raise
+                # As asyncio.timeout: the timer's cancel is taken back and ends the
+                # connection, unless the task was also cancelled from elsewhere.
+                self._read_expired = False
+                task = self._reading_task
+                if task is not None and task.uncancel() > 0:
+                    raise
+                break
             except (ConnectionError, OSError, TimeoutError, SSLError):
                 break
             finally:
@@ -244,19 +259,25 @@ class ReleasingTCPServer(TCPServer):
         await self.protocol.handle(Closed())
 
     def _read_due(self) -> None:
-        """The read timer: a read waiting ``read_timeout`` seconds fails with
-        TimeoutError, as Hypercorn's ``wait_for`` made it; one that began later is
-        given the rest of its time, and with no read in progress the next arms it."""
+        """The read timer: a read waiting ``read_timeout`` seconds is cancelled, which
+        ends the connection as Hypercorn's ``wait_for`` did (and leaves the streams as
+        they were, so an answer still being sent is not failed); one that began later
+        is given the rest of its time, and with no read in progress the next arms it."""
         self._read_timer = None
         since, timeout = self._reading_since, self.config.read_timeout
         if since is None or timeout is None:
             return
         loop = asyncio.get_running_loop()
         left = since + timeout - loop.time()
-        if left > 0:
+        if getattr(self.reader, "_buffer", None):
+            # Bytes arrived as the time ran out (the read is woken, not yet resumed):
+            # the read has them, and the next read has its own time.
+            left = timeout
+        if left > TIMER_SLACK:
             self._read_timer = loop.call_later(left, self._read_due)
-        else:
-            self.reader.set_exception(TimeoutError())
+        elif self._reading_task is not None:
+            self._read_expired = True
+            self._reading_task.cancel()
 
     async def protocol_send(self, event: Any) -> None:
         if not self.detached:
@@ -296,6 +317,7 @@ class ReleasingTCPServer(TCPServer):
             if self._read_timer is not None:
                 self._read_timer.cancel()
                 self._read_timer = None
+            self._reading_task = None  # the task holds self: a cycle
 
 
 class IdleTimer:
@@ -349,7 +371,7 @@ class IdleTimer:
             return  # busy: the connection's next idle spell arms the timer again
         loop = asyncio.get_running_loop()
         left = self.since + self.server.config.keep_alive_timeout - loop.time()
-        if left > 0:
+        if left > TIMER_SLACK:
             self.timer = loop.call_later(left, self._due)
         else:
             self.expire()

@@ -187,21 +187,29 @@ class TurnHandler(logging.StreamHandler[TextIO]):
             lines, self._lines = self._lines, []
             if not lines:
                 return
-            try:
-                chunk: list[str] = []
-                size = 0
-                for line in lines:
-                    length = 1 + (len(line) if line.isascii() else len(line.encode()))
-                    if chunk and size + length > WRITE_BYTES:
-                        self.stream.write("\n".join(chunk) + "\n")
-                        self.stream.flush()
-                        chunk, size = [], 0
-                    chunk.append(line)
-                    size += length
-                self.stream.write("\n".join(chunk) + "\n")
-                self.stream.flush()
-            except Exception:  # as StreamHandler.emit: a failed write is reported, not raised
-                self.handleError(logging.makeLogRecord({"msg": "log lines could not be written"}))
+            chunk: list[str] = []
+            size = 0
+            for line in lines:
+                # Counted as written: stderr replaces what UTF-8 cannot encode (a lone
+                # surrogate from a path decoded with surrogateescape) by backslashes.
+                length = 1 + (
+                    len(line) if line.isascii() else len(line.encode("utf-8", "backslashreplace"))
+                )
+                if chunk and size + length > WRITE_BYTES:
+                    self._write(chunk)
+                    chunk, size = [], 0
+                chunk.append(line)
+                size += length
+            self._write(chunk)
+
+    def _write(self, chunk: list[str]) -> None:
+        """One write of whole lines; a failed one is reported, as StreamHandler.emit
+        reports its own, and the other writes of the turn still go out."""
+        try:
+            self.stream.write("\n".join(chunk) + "\n")
+            self.stream.flush()
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": "log lines could not be written"}))
 
 
 def configure(level: str = "INFO", fmt: str = "json", *, worker: int | None = None) -> None:

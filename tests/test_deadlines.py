@@ -96,3 +96,25 @@ async def test_an_error_inside_the_wait_is_raised_as_it_is() -> None:
         async with deadlines.within():
             raise ValueError("inside")
     assert not deadlines._pending
+
+
+def test_one_deadlines_serves_a_second_loop_after_the_first_is_gone() -> None:
+    """A Deadlines whose timer belonged to a loop that closed still bounds waits on the
+    next loop (tests and tools run several loops in one process)."""
+    deadlines = Deadlines(0.05)
+
+    async def wait_forever() -> None:
+        async with deadlines.within():
+            await asyncio.Event().wait()
+
+    async def left_pending() -> None:
+        task = asyncio.create_task(wait_forever())
+        await asyncio.sleep(0)  # entered: the timer is armed on this loop
+
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(left_pending())
+    with pytest.raises(TimeoutError):
+        asyncio.run(wait_forever())

@@ -17,6 +17,7 @@ import json
 import socket
 import ssl
 import time
+import types
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -894,3 +895,58 @@ async def test_every_answer_carries_one_date_header_of_its_second() -> None:
             assert before <= sent <= after
             assert dates[0] == format_date_time(sent).lower()
         writer.close()
+
+
+async def test_an_answer_still_being_sent_when_the_read_timer_fires_is_sent() -> None:
+    """The read timer cancels the read, as Hypercorn's wait_for did: the streams are
+    left as they were, so an app answering after read_timeout still sends its answer
+    (it did not, with TimeoutError left on the reader for drain() to raise)."""
+    sent: list[str] = []
+
+    async def slow(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await echo_socket(scope, receive, send)
+            return
+        await receive()
+        await asyncio.sleep(1.6)  # past read_timeout: the connection's read times out
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+        )
+        await send({"type": "http.response.body", "body": b"ok"})
+        sent.append("answer")
+
+    config = GatewayConfig()
+    config.read_timeout = 1
+    config.keep_alive_timeout = 600
+    async with serving(slow, config) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: gateway\r\n\r\n")
+        answer = await asyncio.wait_for(reader.readuntil(b"ok"), 10)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert sent == ["answer"]
+
+
+async def test_bytes_that_arrive_as_the_read_time_runs_out_are_read_and_nothing_is_left() -> None:
+    """A read whose bytes came in the loop turn before its timer fired is not failed:
+    the request is handled, and the next read has its own read_timeout."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    server = types.SimpleNamespace(
+        reader=reader,
+        config=types.SimpleNamespace(read_timeout=1),
+        _read_timer=None,
+        _read_expired=False,
+        _reading_task=asyncio.current_task(),
+        _reading_since=loop.time() - 1.0,  # the read began read_timeout ago
+        _read_due=lambda: None,  # what the timer is re-armed with
+    )
+    first = asyncio.ensure_future(reader.read(100))
+    await asyncio.sleep(0)  # the read waits
+    reader.feed_data(b"GET / HTTP/1.1\r\nHost: gateway\r\n\r\n")  # bytes arrive
+    ReleasingTCPServer._read_due(server)  # type: ignore[arg-type]  # and the time is up
+    assert await first == b"GET / HTTP/1.1\r\nHost: gateway\r\n\r\n"
+    assert server._read_expired is False
+    assert reader.exception() is None
+    assert server._read_timer is not None  # re-armed for the next read
+    server._read_timer.cancel()

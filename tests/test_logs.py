@@ -15,7 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.logs import WRITE_BYTES, JSONFormatter, TurnHandler, redact_path, route_words
+from gateway.logs import (
+    WRITE_BYTES,
+    JSONFormatter,
+    TextFormatter,
+    TurnHandler,
+    redact_path,
+    route_words,
+)
 from gateway.metrics import Metrics
 from gateway.transport.exchange import REMEMBERED_PATH_LENGTH, REMEMBERED_PATHS, AccessLog
 
@@ -152,6 +159,8 @@ def test_the_access_log_shows_each_path_as_redact_path_does(paths: list[str]) ->
     remembered = access_log._logged_paths
     assert len(remembered) <= REMEMBERED_PATHS
     assert all(len(path) <= REMEMBERED_PATH_LENGTH for path in remembered)
+    # Only paths of route words alone: nothing a client made up is kept.
+    assert all(redact_path(path, words) == path for path in remembered)
 
 
 def test_a_client_spraying_paths_cannot_grow_what_the_access_log_remembers() -> None:
@@ -160,6 +169,30 @@ def test_a_client_spraying_paths_cannot_grow_what_the_access_log_remembers() -> 
     for n in range(10 * REMEMBERED_PATHS):
         assert access_log.logged_path(f"/api/{n}") == "/api/[redacted]"
         assert len(access_log._logged_paths) <= REMEMBERED_PATHS
-    token = "/qr/" + "t" * 200
-    assert access_log.logged_path(token) == "/qr/[redacted]"
-    assert token not in access_log._logged_paths
+    for secret in ("/qr/" + "t" * 200, "/api/session/" + "s" * 43, "/api/gw_" + "k" * 43):
+        assert "[redacted]" in access_log.logged_path(secret)
+        assert secret not in access_log._logged_paths
+    assert access_log.logged_path("/api/payment") == "/api/payment"
+    assert "/api/payment" in access_log._logged_paths
+
+
+async def test_a_line_utf8_cannot_encode_loses_no_other_line() -> None:
+    """A lone surrogate (a path or setting decoded with surrogateescape) is written as
+    stderr writes it, backslashed, and the turn's other lines go out with it."""
+    raw = io.BytesIO()
+    text = io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", line_buffering=True)
+    handler = TurnHandler(text)
+    handler.setFormatter(TextFormatter())
+    logger = logging.getLogger("test.turn_handler.surrogate")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.warning("first")
+    logger.warning("cannot read %s", "/etc/gw/cert-\udce9.pem")
+    logger.warning("third")
+    await asyncio.sleep(0)
+    lines = raw.getvalue().decode().splitlines()
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "first",
+        "cannot read /etc/gw/cert-\\udce9.pem",
+        "third",
+    ]

@@ -37,8 +37,8 @@ SERVED_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
 #: The HTTP versions served (docs/protocol.md §2.1: HTTP/1.1 only, and 1.0).
 HTTP1 = ("1.0", "1.1")
 
-#: The most paths :meth:`AccessLog.logged_path` remembers, and the longest: shorter
-#: than any session token, so none is kept in memory longer than its request.
+#: The most paths :meth:`AccessLog.logged_path` remembers (only those of route words
+#: alone), and the longest.
 REMEMBERED_PATHS = 256
 REMEMBERED_PATH_LENGTH = 64
 
@@ -56,8 +56,8 @@ class AccessLog:
         self.metrics = metrics
         #: The words of every route's path; learned once the routes are all registered.
         self.path_words: frozenset[str] = frozenset()
-        #: Paths as logged, by path: the few that clients send again and again (the
-        #: publish routes) are redacted once; at most :data:`REMEMBERED_PATHS`.
+        #: Paths made of route words alone, which clients send again and again (the
+        #: publish routes), checked once; at most :data:`REMEMBERED_PATHS`.
         self._logged_paths: dict[str, str] = {}
         #: The request metric's child per (method, route, status), all bounded sets
         #: (prometheus-client's ``labels()`` takes a lock and checks its values per call).
@@ -72,7 +72,9 @@ class AccessLog:
         logged = self._logged_paths.get(path)
         if logged is None:
             logged = redact_path(path, self.path_words)
-            if len(path) <= REMEMBERED_PATH_LENGTH:  # never a token (and little memory)
+            # Only a path made of route words alone (nothing redacted, no query) is
+            # remembered: no token, key or other secret is kept past its request.
+            if logged == path and len(path) <= REMEMBERED_PATH_LENGTH:
                 if len(self._logged_paths) >= REMEMBERED_PATHS:
                     self._logged_paths.clear()  # a client spraying paths: start over
                 self._logged_paths[path] = logged
