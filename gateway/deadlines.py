@@ -1,4 +1,8 @@
-"""One timer for many bounded waits of the same length.
+"""Timers that are set once and re-armed only when they fire.
+
+:class:`Deadlines`: one timer for many bounded waits of the same length.
+:class:`LazyTimer`: one timer for a wait that starts over and over (a connection's
+read, its idle spells).
 
 ``asyncio.timeout`` sets a loop timer when it is entered and cancels it when it is
 left: with uvloop that is a libuv timer created and closed, about 4 µs, and the
@@ -13,6 +17,7 @@ last ``seconds``, so the first one entered is the first one due.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import TracebackType
 
 #: How early a wait's time may be called up: uvloop's clock and timers count whole
@@ -43,7 +48,8 @@ class Deadlines:
     def _enter(self, wait: Within, loop: asyncio.AbstractEventLoop) -> None:
         if self._loop is not loop:
             # Another loop's timer and waits (a test, a tool) are not this one's to keep.
-            if self._timer is not None and not self._loop.is_closed():  # type: ignore[union-attr]
+            old = self._loop
+            if self._timer is not None and old is not None and not old.is_closed():
                 self._timer.cancel()
             self._timer, self._loop = None, loop
             self._pending.clear()
@@ -105,3 +111,61 @@ class Within:
         others = task.uncancel()
         if others <= self._cancelling and exc_type is asyncio.CancelledError:
             raise TimeoutError from exc
+
+
+class LazyTimer:
+    """Calls ``expired()`` once ``seconds`` have passed since the last :meth:`start`
+    with no :meth:`stop` after it.
+
+    One loop timer, set when none is: a start or a stop only notes the time, and the
+    timer, when it fires for a wait that started later, is re-armed for the rest of it.
+    Setting and cancelling a timer for every read or request cost about 4 µs each
+    with uvloop.
+    """
+
+    __slots__ = ("_expired", "_handle", "seconds", "since")
+
+    def __init__(self, seconds: float, expired: Callable[[], None]) -> None:
+        self.seconds = seconds
+        self._expired = expired
+        #: When the wait in progress started (the loop's clock); None while none is.
+        self.since: float | None = None
+        self._handle: asyncio.TimerHandle | None = None
+
+    @property
+    def armed(self) -> bool:
+        return self._handle is not None
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.since = loop.time()
+        if self._handle is None:
+            self._handle = loop.call_later(self.seconds, self._due)
+
+    def stop(self) -> None:
+        self.since = None
+
+    def cancel(self) -> None:
+        """No more waits: drop the loop's timer and ``expired``, which usually holds
+        the owner of this timer (a cycle reference counting alone would not free)."""
+        self.since = None
+        self._expired = _nothing
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _due(self) -> None:
+        self._handle = None
+        if self.since is None:
+            return  # no wait in progress: the next start arms the timer again
+        loop = asyncio.get_running_loop()
+        left = self.since + self.seconds - loop.time()
+        if left > TIMER_SLACK:
+            self._handle = loop.call_later(left, self._due)
+        else:
+            self.since = None
+            self._expired()
+
+
+def _nothing() -> None:
+    return None

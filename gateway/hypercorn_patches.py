@@ -117,7 +117,7 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason
 
 from . import accept
-from .deadlines import TIMER_SLACK
+from .deadlines import LazyTimer
 from .transport.ws import DETACH, WRITE_FRAME
 
 #: RFC 6455 §7.1.1: how long the gateway waits for the client's close frame.
@@ -207,11 +207,10 @@ class ReleasingTCPServer(TCPServer):
 
     Python 3.11's ``asyncio.wait_for`` wraps what it waits for in a task of its own:
     Hypercorn's read loop made one per read, and every idle viewer kept one alive for
-    its pending read. The read loop here is Hypercorn's, with one timer per connection
-    in place of a timeout per read (a timeout is a timer set and cancelled, about 4 µs
-    with uvloop, for every request): the timer, when it fires, fails a read that has
-    waited ``read_timeout`` seconds and otherwise waits for the rest of the time of the
-    read in progress. Its keep-alive timeout is an :class:`IdleTimer` (item 13).
+    its pending read. The read loop here is Hypercorn's, with one
+    :class:`~gateway.deadlines.LazyTimer` per connection in place of a timeout per read
+    (a timeout is a timer set and cancelled, about 4 µs with uvloop, for every
+    request). Its keep-alive timeout is an :class:`IdleTimer` (item 13).
     """
 
     detached = False
@@ -220,23 +219,20 @@ class ReleasingTCPServer(TCPServer):
         super().__init__(*args, **kwargs)
         self.idle_task = IdleTimer(self)  # type: ignore[assignment]
 
-    #: When the read in progress began (the loop's clock); None while none is.
-    _reading_since: float | None = None
-    #: The connection's one read timer, while armed.
-    _read_timer: asyncio.TimerHandle | None = None
+    #: The connection's read timer (none without a ``read_timeout``).
+    _read_timer: LazyTimer | None = None
     #: The task that reads, and whether the timer cancelled its read.
     _reading_task: asyncio.Task[Any] | None = None
     _read_expired = False
 
     async def _read_data(self) -> None:
-        loop = asyncio.get_running_loop()
-        timeout = self.config.read_timeout
+        if self.config.read_timeout is not None:
+            self._read_timer = LazyTimer(self.config.read_timeout, self._read_time_up)
+        timer = self._read_timer
         self._reading_task = asyncio.current_task()
         while not self.reader.at_eof():
-            if timeout is not None:
-                self._reading_since = loop.time()
-                if self._read_timer is None:
-                    self._read_timer = loop.call_later(timeout, self._read_due)
+            if timer is not None:
+                timer.start()
             try:
                 data = await self.reader.read(MAX_RECV)
             except asyncio.CancelledError:
@@ -252,29 +248,22 @@ class ReleasingTCPServer(TCPServer):
             except (ConnectionError, OSError, TimeoutError, SSLError):
                 break
             finally:
-                self._reading_since = None
+                if timer is not None:
+                    timer.stop()
             if self.detached:
                 break  # the stream is closed already; Closed lets the protocol drop it
             await self.protocol.handle(RawData(data))
         await self.protocol.handle(Closed())
 
-    def _read_due(self) -> None:
-        """The read timer: a read waiting ``read_timeout`` seconds is cancelled, which
-        ends the connection as Hypercorn's ``wait_for`` did (and leaves the streams as
-        they were, so an answer still being sent is not failed); one that began later
-        is given the rest of its time, and with no read in progress the next arms it."""
-        self._read_timer = None
-        since, timeout = self._reading_since, self.config.read_timeout
-        if since is None or timeout is None:
-            return
-        loop = asyncio.get_running_loop()
-        left = since + timeout - loop.time()
+    def _read_time_up(self) -> None:
+        """A read has waited ``read_timeout`` seconds: it is cancelled, which ends the
+        connection as Hypercorn's ``wait_for`` did (and leaves the streams as they
+        were, so an answer still being sent is not failed)."""
         if getattr(self.reader, "_buffer", None):
             # Bytes arrived as the time ran out (the read is woken, not yet resumed):
             # the read has them, and the next read has its own time.
-            left = timeout
-        if left > TIMER_SLACK:
-            self._read_timer = loop.call_later(left, self._read_due)
+            if self._read_timer is not None:
+                self._read_timer.start()
         elif self._reading_task is not None:
             self._read_expired = True
             self._reading_task.cancel()
@@ -316,7 +305,6 @@ class ReleasingTCPServer(TCPServer):
                 idle.cancel()
             if self._read_timer is not None:
                 self._read_timer.cancel()
-                self._read_timer = None
             self._reading_task = None  # the task holds self: a cycle
 
 
@@ -337,13 +325,11 @@ class IdleTimer:
     request arrives or the connection ends; :meth:`cancel` once it is over.
     """
 
-    __slots__ = ("server", "since", "timer")
+    __slots__ = ("server", "timer")
 
     def __init__(self, server: TCPServer) -> None:
         self.server = server
-        #: When the connection fell idle (the loop's clock); None while it is busy.
-        self.since: float | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer = LazyTimer(server.config.keep_alive_timeout, self.expire)
 
     async def restart(self, task_group: Any, action: Any) -> None:
         idle = _idle_connections(self.server.context)
@@ -351,37 +337,21 @@ class IdleTimer:
             self.expire()
             return
         idle.add(self)
-        loop = asyncio.get_running_loop()
-        self.since = loop.time()
-        if self.timer is None:
-            self.timer = loop.call_later(self.server.config.keep_alive_timeout, self._due)
+        self.timer.start()
 
     async def stop(self) -> None:
         self._busy()
 
     def _busy(self) -> None:
-        self.since = None
+        self.timer.stop()
         idle: set[IdleTimer] | None = getattr(self.server.context, _IDLE, None)
         if idle is not None:
             idle.discard(self)
 
-    def _due(self) -> None:
-        self.timer = None
-        if self.since is None:
-            return  # busy: the connection's next idle spell arms the timer again
-        loop = asyncio.get_running_loop()
-        left = self.since + self.server.config.keep_alive_timeout - loop.time()
-        if left > TIMER_SLACK:
-            self.timer = loop.call_later(left, self._due)
-        else:
-            self.expire()
-
     def cancel(self) -> None:
         """The connection is over: drop the timer, which holds the connection."""
         self._busy()
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.timer.cancel()
 
     def expire(self) -> None:
         """Close the connection, as Hypercorn's ``_idle_timeout`` does when it ends."""

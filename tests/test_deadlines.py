@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.deadlines import Deadlines, Within
+from gateway.deadlines import Deadlines, LazyTimer, Within
 
 
 async def test_a_wait_past_its_time_raises_timeout_error_and_the_task_carries_on() -> None:
@@ -55,8 +55,8 @@ async def test_waits_entered_later_get_their_own_time() -> None:
     assert order == ["first", "second"]
 
 
-async def test_a_cancel_from_elsewhere_is_a_cancel_even_when_the_time_is_up_too() -> None:
-    deadlines = Deadlines(60)
+async def waiting(deadlines: Deadlines) -> tuple[asyncio.Task[None], Within]:
+    """A task inside ``deadlines.within()``, waiting for ever, and its wait."""
     entered: asyncio.Future[Within] = asyncio.get_running_loop().create_future()
 
     async def wait() -> None:
@@ -65,7 +65,12 @@ async def test_a_cancel_from_elsewhere_is_a_cancel_even_when_the_time_is_up_too(
             await asyncio.Event().wait()
 
     task = asyncio.create_task(wait())
-    within = await entered
+    return task, await entered
+
+
+async def test_a_cancel_from_elsewhere_is_a_cancel_even_when_the_time_is_up_too() -> None:
+    deadlines = Deadlines(60)
+    task, within = await waiting(deadlines)
     within.expire()  # the deadline and another canceller, in the same turn
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -75,15 +80,7 @@ async def test_a_cancel_from_elsewhere_is_a_cancel_even_when_the_time_is_up_too(
 
 async def test_a_cancel_from_elsewhere_alone_goes_on_and_leaves_nothing_behind() -> None:
     deadlines = Deadlines(60)
-    started = asyncio.Event()
-
-    async def wait() -> None:
-        async with deadlines.within():
-            started.set()
-            await asyncio.Event().wait()
-
-    task = asyncio.create_task(wait())
-    await started.wait()
+    task, _ = await waiting(deadlines)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -118,3 +115,21 @@ def test_one_deadlines_serves_a_second_loop_after_the_first_is_gone() -> None:
     asyncio.run(left_pending())
     with pytest.raises(TimeoutError):
         asyncio.run(wait_forever())
+
+
+async def test_a_lazy_timer_expires_once_a_wait_outlasts_it_and_not_for_stopped_ones() -> None:
+    """LazyTimer: a wait stopped in time never expires, however often it starts over;
+    one left running expires once, after ``seconds``; cancel drops it for good."""
+    expired = asyncio.Event()
+    timer = LazyTimer(0.5, expired.set)
+    for _ in range(40):  # waits of 0.02 s, each stopped well in time
+        timer.start()
+        await asyncio.sleep(0.02)
+        timer.stop()
+    assert not expired.is_set()
+    timer.start()
+    await asyncio.wait_for(expired.wait(), 10)
+    assert timer.since is None
+    timer.start()
+    timer.cancel()
+    assert not timer.armed

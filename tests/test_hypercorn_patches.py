@@ -47,6 +47,7 @@ from gateway import hypercorn_patches, wire
 from gateway.app import create_app
 from gateway.certs import DevCertificate
 from gateway.config import JWTKey, parse_settings
+from gateway.deadlines import LazyTimer
 from gateway.hub import Viewer
 from gateway.hypercorn_patches import (
     PING_FRAME,
@@ -933,20 +934,17 @@ async def test_bytes_that_arrive_as_the_read_time_runs_out_are_read_and_nothing_
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     server = types.SimpleNamespace(
-        reader=reader,
-        config=types.SimpleNamespace(read_timeout=1),
-        _read_timer=None,
-        _read_expired=False,
-        _reading_task=asyncio.current_task(),
-        _reading_since=loop.time() - 1.0,  # the read began read_timeout ago
-        _read_due=lambda: None,  # what the timer is re-armed with
+        reader=reader, _read_expired=False, _reading_task=asyncio.current_task()
     )
+    timer = LazyTimer(1, lambda: ReleasingTCPServer._read_time_up(server))  # type: ignore[arg-type]
+    server._read_timer = timer
+    timer.since = loop.time() - 1.0  # the read began read_timeout ago
     first = asyncio.ensure_future(reader.read(100))
     await asyncio.sleep(0)  # the read waits
     reader.feed_data(b"GET / HTTP/1.1\r\nHost: gateway\r\n\r\n")  # bytes arrive
-    ReleasingTCPServer._read_due(server)  # type: ignore[arg-type]  # and the time is up
+    timer._due()  # and the time is up
     assert await first == b"GET / HTTP/1.1\r\nHost: gateway\r\n\r\n"
     assert server._read_expired is False
     assert reader.exception() is None
-    assert server._read_timer is not None  # re-armed for the next read
-    server._read_timer.cancel()
+    assert timer.armed  # re-armed for the next read
+    timer.cancel()
