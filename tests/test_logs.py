@@ -156,7 +156,7 @@ def test_the_access_log_shows_each_path_as_redact_path_does(paths: list[str]) ->
     words = route_words(ROUTES)
     for path in paths * 2:
         assert access_log.logged_path(path) == redact_path(path, words)
-    remembered = access_log._logged_paths
+    remembered = access_log._route_paths
     assert len(remembered) <= REMEMBERED_PATHS
     assert all(len(path) <= REMEMBERED_PATH_LENGTH for path in remembered)
     # Only paths of route words alone: nothing a client made up is kept.
@@ -168,12 +168,12 @@ def test_a_client_spraying_paths_cannot_grow_what_the_access_log_remembers() -> 
     access_log.learn_routes(ROUTES)
     for n in range(10 * REMEMBERED_PATHS):
         assert access_log.logged_path(f"/api/{n}") == "/api/[redacted]"
-        assert len(access_log._logged_paths) <= REMEMBERED_PATHS
+        assert len(access_log._route_paths) <= REMEMBERED_PATHS
     for secret in ("/qr/" + "t" * 200, "/api/session/" + "s" * 43, "/api/gw_" + "k" * 43):
         assert "[redacted]" in access_log.logged_path(secret)
-        assert secret not in access_log._logged_paths
+        assert secret not in access_log._route_paths
     assert access_log.logged_path("/api/payment") == "/api/payment"
-    assert "/api/payment" in access_log._logged_paths
+    assert "/api/payment" in access_log._route_paths
 
 
 async def test_a_line_utf8_cannot_encode_loses_no_other_line() -> None:

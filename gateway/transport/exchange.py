@@ -58,26 +58,26 @@ class AccessLog:
         self.path_words: frozenset[str] = frozenset()
         #: Paths made of route words alone, which clients send again and again (the
         #: publish routes), checked once; at most :data:`REMEMBERED_PATHS`.
-        self._logged_paths: dict[str, str] = {}
+        self._route_paths: set[str] = set()
         #: The request metric's child per (method, route, status), all bounded sets
         #: (prometheus-client's ``labels()`` takes a lock and checks its values per call).
         self._samples: dict[tuple[str, str, int], Any] = {}
 
     def learn_routes(self, rules: Iterable[str]) -> None:
         self.path_words = route_words(rules)
-        self._logged_paths.clear()
+        self._route_paths.clear()
 
     def logged_path(self, path: str) -> str:
         """``path`` as the access line shows it (:func:`redact_path`)."""
-        logged = self._logged_paths.get(path)
-        if logged is None:
-            logged = redact_path(path, self.path_words)
-            # Only a path made of route words alone (nothing redacted, no query) is
-            # remembered: no token, key or other secret is kept past its request.
-            if logged == path and len(path) <= REMEMBERED_PATH_LENGTH:
-                if len(self._logged_paths) >= REMEMBERED_PATHS:
-                    self._logged_paths.clear()  # a client spraying paths: start over
-                self._logged_paths[path] = logged
+        if path in self._route_paths:
+            return path
+        logged = redact_path(path, self.path_words)
+        # Only a path made of route words alone (nothing redacted, no query) is
+        # remembered: no token, key or other secret is kept past its request.
+        if logged == path and len(path) <= REMEMBERED_PATH_LENGTH:
+            if len(self._route_paths) >= REMEMBERED_PATHS:
+                self._route_paths.clear()  # a client spraying paths: start over
+            self._route_paths.add(path)
         return logged
 
     def record(
