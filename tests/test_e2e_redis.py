@@ -16,7 +16,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from gateway.broker.redis import _PUBLISH
+from gateway.broker import SessionRecord
+from gateway.broker.redis import _PUBLISH, RedisBroker
+from gateway.errors import BrokerUnavailable
 
 from .gatewayproc import (
     HIGH_LIMITS,
@@ -371,6 +373,33 @@ async def test_a_publish_that_never_reached_redis_in_time_is_fenced(
     assert (message["payload"]["seq"], message["payload"]["amount"]) == (2, 250000)
     await nothing_more(ws)
     await ws.close()
+
+
+@HARNESS_LEAK
+async def test_a_broker_call_redis_does_not_answer_is_cut_at_its_deadline(
+    proxied: RedisProxy,
+) -> None:
+    """The Redis client has no socket timeout: the broker's own deadline bounds each call,
+    off the hub as through it. A call whose reply is held past it is BrokerUnavailable
+    (without the deadline it would wait for the reply and succeed), and the reply that
+    arrives later is never read as a later call's: its connection was dropped."""
+    broker = RedisBroker(proxied.url, timeout_seconds=0.5)
+    await broker.start(lambda session_id, seq, text: None)
+    try:
+        now = time.time()
+        kept = SessionRecord("held-session", "key", now, now + 60)
+        assert await broker.create_session(kept, max_sessions=10)
+        assert await broker.get_session("held-session") == kept
+
+        proxied.hold(b"HGETALL", 3.0)
+        with pytest.raises(BrokerUnavailable, match="did not answer in time"):
+            await broker.get_session("held-session")
+        proxied.release()
+
+        assert await broker.count_sessions() == 1
+        assert await broker.get_session("held-session") == kept
+    finally:
+        await broker.stop()
 
 
 # --- viewer caps across instances (SPEC §11.4) --------------------------------------------------

@@ -47,6 +47,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import SentinelURL, is_sentinel_url
+from ..deadlines import Deadlines
 from ..errors import (
     BrokerUnavailable,
     Forbidden,
@@ -341,7 +342,8 @@ def _redis_call(
     method: Callable[Concatenate[RedisBroker, P], Coroutine[Any, Any, T]],
 ) -> Callable[Concatenate[RedisBroker, P], Coroutine[Any, Any, T]]:
     """Retry what a failover breaks, within ``broker.timeout_seconds``; callers see
-    BrokerUnavailable only.
+    BrokerUnavailable only. The call, its retries included, is cancelled at that
+    deadline: the client has no socket timeout of its own.
 
     Every script may run twice this way: each one finds its own earlier run (the
     request id of a publish, the id of a new session) or writes absolute values. The
@@ -354,19 +356,26 @@ def _redis_call(
     async def wrapper(self: RedisBroker, /, *args: P.args, **kwargs: P.kwargs) -> T:
         deadline = time.monotonic() + self._timeout
         delay = RETRY_FIRST_SECONDS
-        while True:
-            try:
-                return await method(self, *args, **kwargs)
-            except (RedisError, OSError, RuntimeError) as exc:
-                if isinstance(exc, RuntimeError) and not is_closed_transport(exc):
-                    raise
-                if not _failing_over(exc) or time.monotonic() + delay >= deadline:
-                    raise BrokerUnavailable(f"Redis is unreachable ({type(exc).__name__})") from exc
-                if isinstance(exc, ResponseError):
-                    # A demoted master behind a fixed address: connect afresh.
-                    await self._client.connection_pool.disconnect(inuse_connections=False)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_SECONDS)
+        try:
+            async with self._calls.within():
+                while True:
+                    try:
+                        return await method(self, *args, **kwargs)
+                    except (RedisError, OSError, RuntimeError) as exc:
+                        if isinstance(exc, RuntimeError) and not is_closed_transport(exc):
+                            raise
+                        if not _failing_over(exc) or time.monotonic() + delay >= deadline:
+                            name = type(exc).__name__
+                            raise BrokerUnavailable(f"Redis is unreachable ({name})") from exc
+                        if isinstance(exc, ResponseError):
+                            # A demoted master behind a fixed address: connect afresh.
+                            await self._client.connection_pool.disconnect(inuse_connections=False)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
+        except TimeoutError:
+            # The deadline cancelled a command still waiting for Redis (redis-py drops
+            # that connection on the cancel, so no late reply is read as another's).
+            raise BrokerUnavailable("Redis did not answer in time") from None
 
     return wrapper
 
@@ -395,12 +404,11 @@ class RedisBroker(Broker):
         self._replicas = min_replicas_acked
         #: How long WAIT may block: half the budget, the rest is for the round trip.
         self._wait_ms = max(1, int(timeout_seconds * 500))
-        self._client = connect(
-            url,
-            timeout=timeout_seconds,
-            sentinel_password=sentinel_password,
-            socket_timeout=timeout_seconds,
-        )
+        #: Bounds each call, retries included, by ``timeout_seconds`` (_redis_call):
+        #: one lazy timer instead of redis-py's ``socket_timeout``, which puts a
+        #: ``wait_for`` task around every send and an ``asyncio.timeout`` around every read.
+        self._calls = Deadlines(timeout_seconds)
+        self._client = connect(url, timeout=timeout_seconds, sentinel_password=sentinel_password)
         self._create = self._client.register_script(_CREATE)
         self._publish = self._client.register_script(_PUBLISH)
         self._settle = self._client.register_script(_SETTLE)
