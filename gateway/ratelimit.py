@@ -29,6 +29,7 @@ first, through limits, as it did before the hit moved into the script.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import math
 import time
@@ -128,6 +129,68 @@ class QuotaRefused(Exception):
         self.quota = quota
 
 
+#: How often at most the in-process storage drops expired windows, and how many keys
+#: it looks at per event-loop turn while it does (:class:`SweptMemoryStorage`).
+SWEEP_SECONDS = 5.0
+SWEEP_SLICE = 1000
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """limits' in-process storage, its expired windows dropped every ``SWEEP_SECONDS``.
+
+    limits' own storage starts a task to drop them at every hit that finds the last one
+    finished, which is nearly every hit, and that task walks every key it holds, with a
+    hop to a worker thread for each moving window: a hit costs O(keys). Measured on this
+    project's 2-core machine with sliding-window counters: 30 µs a hit with 100 keys,
+    1.5 ms with 10,000, 22 ms with 100,000 (keys a client makes from many addresses, or
+    that 10,000 open checkouts make). Here one task sweeps at most every
+    ``SWEEP_SECONDS``, ``SWEEP_SLICE`` keys per loop turn, with limits' own rule; a hit
+    costs what its counting costs. The counts themselves are limits' unchanged: an
+    expired window counts for nothing whether or not it was dropped yet (limits
+    checks every entry's time), so the sweep only returns memory.
+
+    limits' methods call their ``__schedule_expiry``, which is private to its class;
+    this class replaces it under its mangled name (``tests/test_ratelimit.py`` fails
+    if a hit still starts limits' own sweep).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._swept_at = -math.inf
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:
+        if self.timer is not None and not self.timer.done():
+            return
+        now = time.monotonic()
+        if now - self._swept_at >= SWEEP_SECONDS:
+            self._swept_at = now
+            self.timer = asyncio.create_task(self.sweep(), name="rate-limit-sweep")
+
+    async def sweep(self, now: float | None = None) -> None:
+        """Drop what expired by ``now`` (``time.time()``, limits' clock)."""
+        moment = time.time() if now is None else now
+        for done, key in enumerate(list(self.events)):
+            if done and done % SWEEP_SLICE == 0:
+                await asyncio.sleep(0)
+            events = self.events.get(key)
+            # Newest first (limits inserts at the head): keep those not yet expired.
+            if events and events[-1].expiry <= moment:
+                if events[0].expiry <= moment:
+                    events.clear()
+                else:
+                    del events[bisect.bisect_left(events, -moment, key=lambda e: -e.expiry) :]
+            if not events:
+                self.events.pop(key, None)
+                self.locks.pop(key, None)
+        for done, key in enumerate(list(self.expirations)):
+            if done and done % SWEEP_SLICE == 0:
+                await asyncio.sleep(0)
+            if self.expirations.get(key, math.inf) <= moment:
+                self.storage.pop(key, None)
+                self.expirations.pop(key, None)
+                self.locks.pop(key, None)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Quota:
     """One hit of ``rule`` for ``identifier``, not yet counted.
@@ -168,12 +231,12 @@ class RateLimiter:
         self.enabled = settings.enabled
         self._timeout = timeout
         self._items = {rule: limits.parse(getattr(settings, rule)) for rule in RULES}
-        shared = storage or MemoryStorage()
+        shared = storage or SweptMemoryStorage()
         #: A Redis storage is bounded by a timeout and retried once; memory is not.
         self._remote = storage is not None
         self._shared_exact = MovingWindowRateLimiter(shared)
         self._shared_counter = SlidingWindowCounterRateLimiter(shared)
-        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._local = MovingWindowRateLimiter(SweptMemoryStorage())
         self._redis = shared if isinstance(shared, RedisStorage) else None
         self._connections = itertools.count(1)
         #: Rejections by rule, for metrics.

@@ -7,14 +7,17 @@ hit can be placed exactly before and after a window edge. The end-to-end tests
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
+import limits
 import pytest
+from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 from gateway.config import RateLimitSettings
 from gateway.errors import RateLimited
-from gateway.ratelimit import EXACT_UP_TO, RateLimiter
+from gateway.ratelimit import EXACT_UP_TO, SWEEP_SLICE, RateLimiter, SweptMemoryStorage
 
 
 @pytest.fixture
@@ -105,3 +108,73 @@ def test_a_connection_closed_under_uvloop_counts_as_a_lost_connection() -> None:
     assert _failing_over(closed)
     assert not _is_storage_error(RuntimeError("something else"))
     assert not _failing_over(RuntimeError("something else"))
+
+
+# --- the in-process storage's sweep ---------------------------------------------------------
+
+
+async def test_hits_do_not_each_start_a_sweep_of_every_key() -> None:
+    """limits' memory storage starts a task that walks every key at nearly every hit (a hit
+    cost O(keys)); here 200 hits, with loop turns between them as between requests, start
+    one sweep, the first. Fails if limits stops calling the method this class replaces."""
+    storage = SweptMemoryStorage()
+    moving = MovingWindowRateLimiter(storage)
+    counter = SlidingWindowCounterRateLimiter(storage)
+    sweeps = set()
+    for i in range(100):
+        assert await moving.hit(limits.parse("1000/minute"), "ip", str(i))
+        assert await counter.hit(limits.parse("100000/minute"), "token", str(i))
+        if storage.timer is not None:
+            sweeps.add(storage.timer)
+        await asyncio.sleep(0)
+    assert len(sweeps) == 1
+
+
+async def test_the_sweep_drops_expired_windows_and_keeps_live_ones(
+    clock: Callable[[float], None],
+) -> None:
+    """A sweep returns the memory of what expired, and changes no count: a live window
+    still counts its hits after it."""
+    storage = SweptMemoryStorage()
+    moving = MovingWindowRateLimiter(storage)
+    counter = SlidingWindowCounterRateLimiter(storage)
+    short, long = limits.parse("2/second"), limits.parse("2/hour")
+    big_short, big_long = limits.parse("5000/second"), limits.parse("5000/hour")
+    for strategy, lapses, lasts in ((moving, short, long), (counter, big_short, big_long)):
+        assert await strategy.hit(lapses, "gone")
+        assert await strategy.hit(lasts, "kept")
+        assert await strategy.hit(lasts, "kept")
+    assert not await moving.hit(long, "kept")  # 2/hour: spent
+    minute = limits.parse("3/minute")
+    assert await moving.hit(minute, "half")
+    clock(1_800_000_000.0 + 40)
+    assert await moving.hit(minute, "half")
+
+    clock(1_800_000_000.0 + 70)
+    await storage.sweep()
+    (half,) = [events for key, events in storage.events.items() if "half" in key]
+    assert [entry.atime for entry in half] == [1_800_000_000.0 + 40]
+    await storage.clear(next(key for key in storage.events if "half" in key))
+    kept = [key for key in (*storage.events, *storage.storage) if "kept" in key]
+    assert kept
+    assert len(kept) == len(storage.events) + len(storage.storage)
+    assert set(storage.expirations) <= set(storage.storage)
+    assert set(storage.locks) <= set(storage.events) | set(storage.storage)
+    assert not await moving.hit(long, "kept")  # still spent after the sweep
+    assert (await counter.get_window_stats(big_long, "kept")).remaining == 4998
+
+
+async def test_a_sweep_of_many_keys_gives_other_tasks_turns() -> None:
+    """A sweep looks at SWEEP_SLICE keys per loop turn: 2.5 slices of keys, 2 turns for
+    another task in between."""
+    storage = SweptMemoryStorage()
+    moving = MovingWindowRateLimiter(storage)
+    for i in range(SWEEP_SLICE * 5 // 2):
+        await moving.hit(limits.parse("1000/minute"), "ip", str(i))
+    sweep = asyncio.create_task(storage.sweep())
+    turns = 0
+    while not sweep.done():
+        await asyncio.sleep(0)
+        turns += 1
+    assert turns >= 3  # 2 turns inside the sweep, 1 to see it done
+    assert len(storage.events) == SWEEP_SLICE * 5 // 2  # nothing had expired
