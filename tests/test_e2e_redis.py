@@ -384,6 +384,8 @@ async def test_a_broker_call_redis_does_not_answer_is_cut_at_its_deadline(
     (without the deadline it would wait for the reply and succeed), and the reply that
     arrives later is never read as a later call's: its connection was dropped."""
     broker = RedisBroker(proxied.url, timeout_seconds=0.5)
+    # Not redis-py's default (5 s), which costs a task per send and a timer per read.
+    assert broker._client.connection_pool.connection_kwargs["socket_timeout"] is None
     await broker.start(lambda session_id, seq, text: None)
     try:
         now = time.time()

@@ -405,10 +405,13 @@ class RedisBroker(Broker):
         #: How long WAIT may block: half the budget, the rest is for the round trip.
         self._wait_ms = max(1, int(timeout_seconds * 500))
         #: Bounds each call, retries included, by ``timeout_seconds`` (_redis_call):
-        #: one lazy timer instead of redis-py's ``socket_timeout``, which puts a
-        #: ``wait_for`` task around every send and an ``asyncio.timeout`` around every read.
+        #: one lazy timer instead of redis-py's ``socket_timeout`` (5 s unless set),
+        #: which puts a ``wait_for`` task around every send and an ``asyncio.timeout``
+        #: around every read.
         self._calls = Deadlines(timeout_seconds)
-        self._client = connect(url, timeout=timeout_seconds, sentinel_password=sentinel_password)
+        self._client = connect(
+            url, timeout=timeout_seconds, sentinel_password=sentinel_password, socket_timeout=None
+        )
         self._create = self._client.register_script(_CREATE)
         self._publish = self._client.register_script(_PUBLISH)
         self._settle = self._client.register_script(_SETTLE)
