@@ -13,10 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from gateway.broker import SessionRecord
+from gateway.broker import redis as redis_broker
 from gateway.broker.redis import _PUBLISH, RedisBroker
 from gateway.errors import BrokerUnavailable
 
@@ -401,6 +403,42 @@ async def test_a_broker_call_redis_does_not_answer_is_cut_at_its_deadline(
         assert await broker.count_sessions() == 1
         assert await broker.get_session("held-session") == kept
     finally:
+        await broker.stop()
+
+
+async def test_an_idle_subscription_sends_health_checks_and_still_delivers(
+    redis_server: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The subscriber reads with no timer per message; after REFRESH_SECONDS without one
+    it sends redis-py's health check (Redis sees the subscriber's last command become
+    PING), and messages published after that still arrive."""
+    monkeypatch.setattr(redis_broker, "REFRESH_SECONDS", 0.2)
+    redis = redis_server()
+    got: list[tuple[str, int, str]] = []
+    arrived = asyncio.Event()
+
+    def deliver(session_id: str, seq: int, text: str) -> None:
+        got.append((session_id, seq, text))
+        arrived.set()
+
+    async def subscriber_pinged() -> bool:
+        clients = await control.client_list()
+        return any(c.get("sub") == "1" and c.get("cmd") == "ping" for c in clients)
+
+    broker = RedisBroker(redis.url, timeout_seconds=2)
+    await broker.start(deliver)
+    control = aioredis.Redis(port=redis.port, decode_responses=True)
+    try:
+        async with asyncio.timeout(10):
+            while True:  # until Redis saw the health check
+                if await subscriber_pinged():
+                    break
+                await asyncio.sleep(0.05)
+            await control.publish(broker._channel, "idle-session\n7\nhello")
+            await arrived.wait()
+        assert got == [("idle-session", 7, "hello")]
+    finally:
+        await control.aclose()
         await broker.stop()
 
 

@@ -38,6 +38,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
@@ -47,7 +48,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import SentinelURL, is_sentinel_url
-from ..deadlines import Deadlines
+from ..deadlines import Deadlines, LazyTimer
 from ..errors import (
     BrokerUnavailable,
     Forbidden,
@@ -422,6 +423,8 @@ class RedisBroker(Broker):
         self._subscribed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriber: asyncio.Task[None] | None = None
+        #: The subscription's health check in flight, if any (``_check_idle``).
+        self._health_check: asyncio.Task[None] | None = None
         #: This instance's viewers per session (and the linger), re-asserted every
         #: REFRESH_SECONDS. Changed only under the session's lock, so Redis sees this
         #: instance's writes for a session in the order they were made here.
@@ -461,6 +464,8 @@ class RedisBroker(Broker):
         if self._subscriber is not None:
             self._tasks.append(self._subscriber)
             self._subscriber = None
+        if self._health_check is not None:
+            self._tasks.append(self._health_check)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -512,15 +517,21 @@ class RedisBroker(Broker):
         """Hold one pub/sub connection; reconnect with backoff while Redis is away."""
         backoff = 0.1
         while True:
-            # No socket timeout on the subscriber: it waits for messages indefinitely;
-            # health checks notice a dead connection.
+            # Its reads wait for messages indefinitely, its sends (SUBSCRIBE, the health
+            # checks) within broker.timeout_seconds; a failed health check or a closed
+            # connection ends the read, and the loop reconnects.
             client = connect(
                 self._url,
                 timeout=self._timeout,
                 sentinel_password=self._sentinel_password,
                 health_check_interval=REFRESH_SECONDS,
+                socket_timeout=self._timeout,
             )
             pubsub = client.pubsub(ignore_subscribe_messages=True)
+            # Each read blocks with no timer of its own (redis-py's per-read timeout
+            # cost an asyncio.timeout per message received): this one sends the health
+            # check redis-py would, after REFRESH_SECONDS without a message.
+            idle = LazyTimer(REFRESH_SECONDS, functools.partial(self._check_idle, pubsub))
             try:
                 await pubsub.subscribe(self._channel)
                 self._subscribed.set()
@@ -531,7 +542,8 @@ class RedisBroker(Broker):
                 first = False
                 backoff = 0.1
                 while True:
-                    message = await pubsub.get_message(timeout=REFRESH_SECONDS)
+                    idle.start()
+                    message = await pubsub.get_message(timeout=None)
                     if message is not None and message.get("type") == "message":
                         self._dispatch(message["data"])
             except (RedisError, OSError, RuntimeError) as exc:
@@ -547,10 +559,28 @@ class RedisBroker(Broker):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
             finally:
+                idle.cancel()
                 with contextlib.suppress(RedisError, OSError, RuntimeError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
                 with contextlib.suppress(RedisError, OSError, RuntimeError):
                     await client.aclose()
+
+    def _check_idle(self, pubsub: PubSub) -> None:
+        """Send the subscription's health check (redis-py's own PING, whose answer its
+        reader drops): it keeps middleboxes from dropping an idle connection, and a
+        connection found broken fails the blocked read, which reconnects."""
+        connection = pubsub.connection
+        if connection is None or not connection.is_connected or self._health_check is not None:
+            return
+        ping = connection.send_command("PING", pubsub.HEALTH_CHECK_MESSAGE, check_health=False)
+        self._health_check = asyncio.create_task(self._send_health_check(ping))
+
+    async def _send_health_check(self, ping: Coroutine[Any, Any, None]) -> None:
+        try:
+            with contextlib.suppress(RedisError, OSError, RuntimeError):
+                await ping  # a failure disconnects the connection, and the read fails
+        finally:
+            self._health_check = None
 
     def _dispatch(self, raw: str) -> None:
         session_id, seq_text, text = raw.split("\n", 2)
