@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import json
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -437,6 +439,40 @@ async def test_an_idle_subscription_sends_health_checks_and_still_delivers(
             await control.publish(broker._channel, "idle-session\n7\nhello")
             await arrived.wait()
         assert got == [("idle-session", 7, "hello")]
+    finally:
+        await control.aclose()
+        await broker.stop()
+
+
+@HARNESS_LEAK
+async def test_a_subscription_gone_silent_is_closed_and_made_again(
+    proxied: RedisProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscription whose health check gets no answer (the proxy holds every byte
+    after it, as a dead peer or a dropped route would) is taken for dead one period
+    later: closed, subscribed again (the hub's catch-up runs), and delivering. Without
+    that the read would wait for the kernel to give up on the peer."""
+    monkeypatch.setattr(redis_broker, "REFRESH_SECONDS", 0.2)
+    proxied.hold(PubSub.HEALTH_CHECK_MESSAGE.encode(), 60)
+    got: list[tuple[str, int, str]] = []
+    arrived, resubscribed = asyncio.Event(), asyncio.Event()
+
+    def deliver(session_id: str, seq: int, text: str) -> None:
+        got.append((session_id, seq, text))
+        arrived.set()
+
+    broker = RedisBroker(proxied.url, timeout_seconds=2)
+    await broker.start(deliver, resubscribed.set)
+    control = aioredis.Redis(port=proxied.target_port, decode_responses=True)
+    try:
+        async with asyncio.timeout(15):
+            await resubscribed.wait()
+            proxied.release()
+            while not arrived.is_set():  # until one reaches the subscription of the moment
+                await control.publish(broker._channel, "silent-session\n3\nagain")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(arrived.wait(), 0.5)
+        assert got[0] == ("silent-session", 3, "again")
     finally:
         await control.aclose()
         await broker.stop()

@@ -381,6 +381,57 @@ def _redis_call(
     return wrapper
 
 
+class SubscriptionWatch:
+    """Watches a subscription whose reads block with no timer of their own (redis-py's
+    per-read timeout cost an ``asyncio.timeout`` for every message received).
+
+    After ``seconds`` without a message it sends redis-py's own health check (``PING
+    redis-py-health-check``, whose answer redis-py's reader drops), which keeps
+    middleboxes from dropping an idle connection. After as long again with nothing at
+    all, not even that answer, it takes the connection for dead and closes it: the
+    blocked read ends with an error, and the subscriber reconnects and catches its
+    viewers up. (A blocked read alone would wait for the kernel to give up on the peer:
+    many minutes without deliveries on this instance.)
+    """
+
+    def __init__(self, pubsub: PubSub, seconds: float) -> None:
+        self._pubsub = pubsub
+        self._timer = LazyTimer(seconds, self._due)
+        #: A health check was sent and nothing came since.
+        self._checking = False
+        self._task: asyncio.Task[None] | None = None
+
+    def heard(self) -> None:
+        """Something arrived (a message, or the health check's answer)."""
+        self._checking = False
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
+
+    def _due(self) -> None:
+        connection = self._pubsub.connection
+        if connection is None or not connection.is_connected or self._task is not None:
+            return
+        if self._checking:
+            log.warning("subscription silent", extra={"event": "redis_subscription_silent"})
+            self._task = asyncio.create_task(self._run(connection.disconnect(nowait=True)))
+            return
+        self._checking = True
+        self._timer.start()
+        ping = connection.send_command("PING", PubSub.HEALTH_CHECK_MESSAGE, check_health=False)
+        self._task = asyncio.create_task(self._run(ping))
+
+    async def _run(self, step: Coroutine[Any, Any, None]) -> None:
+        try:
+            with contextlib.suppress(RedisError, OSError, RuntimeError):
+                await step  # a send that fails disconnects too, and the read ends
+        finally:
+            self._task = None
+
+
 class RedisBroker(Broker):
     name = "redis"
     takes_quotas = True
@@ -423,8 +474,6 @@ class RedisBroker(Broker):
         self._subscribed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriber: asyncio.Task[None] | None = None
-        #: The subscription's health check in flight, if any (``_check_idle``).
-        self._health_check: asyncio.Task[None] | None = None
         #: This instance's viewers per session (and the linger), re-asserted every
         #: REFRESH_SECONDS. Changed only under the session's lock, so Redis sees this
         #: instance's writes for a session in the order they were made here.
@@ -464,8 +513,6 @@ class RedisBroker(Broker):
         if self._subscriber is not None:
             self._tasks.append(self._subscriber)
             self._subscriber = None
-        if self._health_check is not None:
-            self._tasks.append(self._health_check)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -517,9 +564,10 @@ class RedisBroker(Broker):
         """Hold one pub/sub connection; reconnect with backoff while Redis is away."""
         backoff = 0.1
         while True:
-            # Its reads wait for messages indefinitely, its sends (SUBSCRIBE, the health
-            # checks) within broker.timeout_seconds; a failed health check or a closed
-            # connection ends the read, and the loop reconnects.
+            # Its reads wait for messages indefinitely (SubscriptionWatch keeps an eye on
+            # them), its sends (SUBSCRIBE, the health checks) within
+            # broker.timeout_seconds; a closed connection ends the read, and the loop
+            # reconnects.
             client = connect(
                 self._url,
                 timeout=self._timeout,
@@ -528,10 +576,7 @@ class RedisBroker(Broker):
                 socket_timeout=self._timeout,
             )
             pubsub = client.pubsub(ignore_subscribe_messages=True)
-            # Each read blocks with no timer of its own (redis-py's per-read timeout
-            # cost an asyncio.timeout per message received): this one sends the health
-            # check redis-py would, after REFRESH_SECONDS without a message.
-            idle = LazyTimer(REFRESH_SECONDS, functools.partial(self._check_idle, pubsub))
+            watch = SubscriptionWatch(pubsub, REFRESH_SECONDS)
             try:
                 await pubsub.subscribe(self._channel)
                 self._subscribed.set()
@@ -542,7 +587,7 @@ class RedisBroker(Broker):
                 first = False
                 backoff = 0.1
                 while True:
-                    idle.start()
+                    watch.heard()
                     message = await pubsub.get_message(timeout=None)
                     if message is not None and message.get("type") == "message":
                         self._dispatch(message["data"])
@@ -559,28 +604,11 @@ class RedisBroker(Broker):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
             finally:
-                idle.cancel()
+                watch.cancel()
                 with contextlib.suppress(RedisError, OSError, RuntimeError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
                 with contextlib.suppress(RedisError, OSError, RuntimeError):
                     await client.aclose()
-
-    def _check_idle(self, pubsub: PubSub) -> None:
-        """Send the subscription's health check (redis-py's own PING, whose answer its
-        reader drops): it keeps middleboxes from dropping an idle connection, and a
-        connection found broken fails the blocked read, which reconnects."""
-        connection = pubsub.connection
-        if connection is None or not connection.is_connected or self._health_check is not None:
-            return
-        ping = connection.send_command("PING", pubsub.HEALTH_CHECK_MESSAGE, check_health=False)
-        self._health_check = asyncio.create_task(self._send_health_check(ping))
-
-    async def _send_health_check(self, ping: Coroutine[Any, Any, None]) -> None:
-        try:
-            with contextlib.suppress(RedisError, OSError, RuntimeError):
-                await ping  # a failure disconnects the connection, and the read fails
-        finally:
-            self._health_check = None
 
     def _dispatch(self, raw: str) -> None:
         session_id, seq_text, text = raw.split("\n", 2)
