@@ -31,6 +31,7 @@ from typing import Any
 import limits
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.aio.strategies import RateLimiter as Strategy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's gateway
 
@@ -46,14 +47,22 @@ STORAGES: dict[str, type[MemoryStorage]] = {
 }
 
 
-async def per_hit(storage_cls: type[MemoryStorage], strategy: str, keys: int) -> float:
-    """CPU microseconds per hit with ``keys`` keys held."""
+async def filled(
+    storage_cls: type[MemoryStorage], strategy: str, keys: int
+) -> tuple[MemoryStorage, Strategy, limits.RateLimitItem]:
+    """A storage holding ``keys`` keys of ``strategy``, its limiter, and the rule."""
     storage = storage_cls()
     limiter_cls, rule = STRATEGIES[strategy]
     limiter = limiter_cls(storage)
     item = limits.parse(rule)
     for i in range(keys):
         await limiter.hit(item, "held", str(i))
+    return storage, limiter, item
+
+
+async def per_hit(storage_cls: type[MemoryStorage], strategy: str, keys: int) -> float:
+    """CPU microseconds per hit with ``keys`` keys held."""
+    storage, limiter, item = await filled(storage_cls, strategy, keys)
     await asyncio.sleep(0.2)  # the fill's own sweeps end
     # limits' storage at 100,000 keys takes ~0.1 s a hit: fewer hits there.
     hits = 100 if storage_cls is MemoryStorage and keys >= 100_000 else 2000
@@ -69,12 +78,8 @@ async def per_hit(storage_cls: type[MemoryStorage], strategy: str, keys: int) ->
 async def sweep_ms(strategy: str, keys: int) -> float:
     """CPU milliseconds of one SweptMemoryStorage sweep over ``keys`` live keys, which
     it makes at most every SWEEP_SECONDS (spread over loop turns of SWEEP_SLICE keys)."""
-    storage = SweptMemoryStorage()
-    limiter_cls, rule = STRATEGIES[strategy]
-    limiter = limiter_cls(storage)
-    item = limits.parse(rule)
-    for i in range(keys):
-        await limiter.hit(item, "held", str(i))
+    storage, _, _ = await filled(SweptMemoryStorage, strategy, keys)
+    assert isinstance(storage, SweptMemoryStorage)
     started = time.process_time()
     await storage.sweep()
     return (time.process_time() - started) * 1e3
