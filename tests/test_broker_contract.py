@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis.asyncio as aioredis
 
 from gateway.broker import (
     Admission,
@@ -379,3 +380,28 @@ def test_redis_py_packs_and_parses_with_hiredis() -> None:
 
     assert redis.utils.HIREDIS_AVAILABLE
     assert redis.asyncio.connection.DefaultParser.__name__ == "_AsyncHiredisParser"
+
+
+async def test_a_redis_that_lost_its_scripts_loads_them_again(
+    redis_server: Callable[..., RedisServer],
+) -> None:
+    """The publish script goes out as EVALSHA by its own short path (hiredis packs it);
+    a Redis that lost its scripts (restarted, or SCRIPT FLUSH) answers NOSCRIPT, and the
+    publish goes through redis-py's script call, which loads it: the same outcome, no
+    error, and the number after it."""
+    store = Backend(redis_server().url)
+    broker, got = await store.new()
+    try:
+        rec = record()
+        assert await broker.create_session(rec, max_sessions=10)
+        assert await publish(broker, rec.session_id) == PublishOutcome(1, 0)
+        control = aioredis.Redis.from_url(store.url)
+        try:
+            await control.script_flush()
+            assert await publish(broker, rec.session_id) == PublishOutcome(2, 0)
+            assert await publish(broker, rec.session_id) == PublishOutcome(3, 0)
+        finally:
+            await control.aclose()
+        await wait_for(lambda: [seq for _, seq, _ in got] == [1, 2, 3])
+    finally:
+        await broker.stop()

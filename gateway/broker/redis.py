@@ -37,6 +37,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import hiredis
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
@@ -44,7 +45,7 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import SentinelURL, is_sentinel_url
@@ -675,7 +676,7 @@ class RedisBroker(Broker):
         again.
         """
         if not self._replicas:
-            return await script(keys=keys, args=args)
+            return await self._evalsha(script, keys, args)
         async with self._client.client() as connection:
             answer = await script(keys=keys, args=args, client=connection)
             if not wrote(answer):
@@ -687,6 +688,28 @@ class RedisBroker(Broker):
                 "acknowledged in time"
             )
         return answer
+
+    async def _evalsha(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        """``script(keys=keys, args=args)``, packed by hiredis in one C call and sent on a
+        pooled connection. The publish runs a script of 35 arguments: redis-py's own
+        path encodes each one in Python and wraps the command in its retry and
+        observability layers (about 8 % of a Redis-mode publish's CPU, profiled). The
+        connection is handled as redis-py handles it: dropped by ``send_packed_command``
+        or ``read_response`` on any failure or cancel, returned to the pool after. A
+        Redis that lost the script (restarted, flushed) gets it through redis-py's own
+        path, which loads it.
+        """
+        pool = self._client.connection_pool
+        command = hiredis.pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call, unused-ignore]
+        try:
+            await connection.send_packed_command(command)
+            return await connection.read_response()
+        except NoScriptError:
+            pass
+        finally:
+            await pool.release(connection)
+        return await script(keys=keys, args=args)
 
     # --- sessions ------------------------------------------------------------------
 
