@@ -19,10 +19,11 @@ from redis.asyncio.client import PubSub
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from gateway.broker import SessionRecord
+from gateway.broker import Publication, SessionRecord
 from gateway.broker import redis as redis_broker
 from gateway.broker.redis import _PUBLISH, RedisBroker
 from gateway.errors import BrokerUnavailable
+from gateway.wire import Numbered
 
 from .gatewayproc import (
     HIGH_LIMITS,
@@ -475,6 +476,52 @@ async def test_a_subscription_gone_silent_is_closed_and_made_again(
         assert got[0] == ("silent-session", 3, "again")
     finally:
         await control.aclose()
+        await broker.stop()
+
+
+@HARNESS_LEAK
+async def test_a_demoted_master_behind_a_fixed_address_is_left_for_the_new_one(
+    proxied: RedisProxy, redis_server: Callable[..., RedisServer]
+) -> None:
+    """A fixed address (here a proxy, in production a virtual IP or a DNS name) moves
+    to a promoted replica while the pool still holds a connection to the old master,
+    now a replica itself: the publish meets READONLY, which redis-py reports without
+    its code (ReadOnlyError). It is retried on a new connection, which reaches the new
+    master, and succeeds with the next seq; before, it was a 503 at once."""
+    broker = RedisBroker(proxied.url, timeout_seconds=5)
+    await broker.start(lambda session_id, seq, text: None)
+    old = aioredis.Redis(port=proxied.target_port, decode_responses=True)
+    new = aioredis.Redis(port=redis_server().port, decode_responses=True)
+    try:
+        now = time.time()
+        kept = SessionRecord("moving-session", "key", now, now + 60)
+        assert await broker.create_session(kept, max_sessions=10)
+        first = await broker.publish(
+            "moving-session", Publication(Numbered('{"seq":', "}", None), 60), now,
+            key_id="key", request_id="first",
+        )  # fmt: skip
+        assert first is not None
+        assert first.seq == 1
+
+        await new.replicaof("127.0.0.1", proxied.target_port)
+        async with asyncio.timeout(10):
+            while True:  # until the replica holds the session
+                if (await new.info("replication"))["master_link_status"] == "up":
+                    break
+                await asyncio.sleep(0.05)
+        await new.replicaof("NO", "ONE")
+        await old.replicaof("127.0.0.1", new.connection_pool.connection_kwargs["port"])
+        proxied.target_port = new.connection_pool.connection_kwargs["port"]
+
+        second = await broker.publish(
+            "moving-session", Publication(Numbered('{"seq":', "}", None), 60), time.time(),
+            key_id="key", request_id="second",
+        )  # fmt: skip
+        assert second is not None
+        assert second.seq == 2
+    finally:
+        await old.aclose()
+        await new.aclose()
         await broker.stop()
 
 

@@ -45,7 +45,14 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import (
+    MasterDownError,
+    NoScriptError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import SentinelURL, is_sentinel_url
@@ -327,8 +334,10 @@ FOLLOW_SECONDS = 1.0
 RETRY_FIRST_SECONDS = 0.05
 RETRY_MAX_SECONDS = 0.5
 
-#: Replies that mean "this node cannot take the command now, another soon will".
-_FAILOVER_REPLIES = ("READONLY", "MASTERDOWN", "LOADING", "TRYAGAIN")
+#: Replies that mean "this node cannot take the command now, another soon will":
+#: READONLY, MASTERDOWN, TRYAGAIN (LOADING is a ConnectionError). redis-py takes the
+#: code off the message and names it by the class, so the class is what to test.
+_FAILOVER_REPLIES = (ReadOnlyError, MasterDownError, TryAgainError)
 
 
 def _failing_over(exc: BaseException) -> bool:
@@ -337,7 +346,7 @@ def _failing_over(exc: BaseException) -> bool:
         return True
     if is_closed_transport(exc):
         return True
-    return isinstance(exc, ResponseError) and str(exc).startswith(_FAILOVER_REPLIES)
+    return isinstance(exc, _FAILOVER_REPLIES)
 
 
 def _redis_call(
