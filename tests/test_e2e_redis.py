@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from gateway.broker import Publication, SessionRecord
 from gateway.broker import redis as redis_broker
-from gateway.broker.redis import _PUBLISH, RedisBroker
+from gateway.broker.redis import _PUBLISH, RedisBroker, SubscriptionWatch
 from gateway.errors import BrokerUnavailable
 from gateway.wire import Numbered
 
@@ -443,6 +443,28 @@ async def test_an_idle_subscription_sends_health_checks_and_still_delivers(
     finally:
         await control.aclose()
         await broker.stop()
+
+
+async def test_a_watch_stopped_as_it_acts_leaves_nothing_half_done(
+    redis_server: Callable[..., RedisServer],
+) -> None:
+    """The subscriber stops its watch when its read ends: if that happens in the very
+    turn in which the watch started its health check, the check is cancelled before it
+    began, with no coroutine left never awaited (a warning, an error in this suite)."""
+    redis = redis_server()
+    client = aioredis.Redis(port=redis.port, decode_responses=True)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        await pubsub.subscribe("watched")
+        watch = SubscriptionWatch(pubsub, 60)
+        watch._due()  # as the timer would
+        watch.cancel()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        gc.collect()
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
+        await client.aclose()
 
 
 @HARNESS_LEAK

@@ -423,21 +423,23 @@ class SubscriptionWatch:
 
     def _due(self) -> None:
         connection = self._pubsub.connection
+        self._timer.start()  # look again later, whatever happens now
         if connection is None or not connection.is_connected or self._task is not None:
             return
         if self._checking:
             log.warning("subscription silent", extra={"event": "redis_subscription_silent"})
-            self._task = asyncio.create_task(self._run(connection.disconnect(nowait=True)))
-            return
-        self._checking = True
-        self._timer.start()
-        ping = connection.send_command("PING", PubSub.HEALTH_CHECK_MESSAGE, check_health=False)
-        self._task = asyncio.create_task(self._run(ping))
+            step = functools.partial(connection.disconnect, nowait=True)
+        else:
+            self._checking = True
+            step = functools.partial(
+                connection.send_command, "PING", PubSub.HEALTH_CHECK_MESSAGE, check_health=False
+            )
+        self._task = asyncio.create_task(self._run(step))
 
-    async def _run(self, step: Coroutine[Any, Any, None]) -> None:
+    async def _run(self, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
         try:
             with contextlib.suppress(RedisError, OSError, RuntimeError):
-                await step  # a send that fails disconnects too, and the read ends
+                await step()  # a send that fails disconnects too, and the read ends
         finally:
             self._task = None
 
