@@ -34,7 +34,7 @@ import itertools
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, TypeVar
@@ -169,9 +169,7 @@ class SweptMemoryStorage(MemoryStorage):
     async def sweep(self, now: float | None = None) -> None:
         """Drop what expired by ``now`` (``time.time()``, limits' clock)."""
         moment = time.time() if now is None else now
-        for done, key in enumerate(list(self.events)):
-            if done and done % SWEEP_SLICE == 0:
-                await asyncio.sleep(0)
+        async for key in _in_slices(self.events):
             events = self.events.get(key)
             # Newest first (limits inserts at the head): keep those not yet expired.
             if events and events[-1].expiry <= moment:
@@ -182,13 +180,19 @@ class SweptMemoryStorage(MemoryStorage):
             if not events:
                 self.events.pop(key, None)
                 self.locks.pop(key, None)
-        for done, key in enumerate(list(self.expirations)):
-            if done and done % SWEEP_SLICE == 0:
-                await asyncio.sleep(0)
+        async for key in _in_slices(self.expirations):
             if self.expirations.get(key, math.inf) <= moment:
                 self.storage.pop(key, None)
                 self.expirations.pop(key, None)
                 self.locks.pop(key, None)
+
+
+async def _in_slices(keys: Iterable[str]) -> AsyncIterator[str]:
+    """The keys there are now, with a turn for other tasks every ``SWEEP_SLICE``."""
+    for done, key in enumerate(list(keys)):
+        if done and done % SWEEP_SLICE == 0:
+            await asyncio.sleep(0)
+        yield key
 
 
 @dataclass(frozen=True, slots=True, eq=False)
